@@ -1,0 +1,57 @@
+"""Validators raising ``ValueError("expected …, got …")``.
+
+Every public entry point calls these so a bad input fails where it enters, with a
+message naming what was expected and what came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+
+
+def check_choice(name: str, value: object, choices: Iterable[object]) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
+    options = list(choices)
+    if value not in options:
+        raise ValueError(f"{name}: expected one of {options}, got {value!r}")
+
+
+def check_positive_int(name: str, value: object, *, allow_zero: bool = False) -> int:
+    """Return ``value`` as an int after checking it is a positive (or non-negative) integer."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    low = 0 if allow_zero else 1
+    if value < low:
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise ValueError(f"{name}: expected {kind} integer, got {value}")
+    return value
+
+
+def check_ndim(name: str, tensor: torch.Tensor, ndim: int, axes: str) -> None:
+    """Raise unless ``tensor`` has ``ndim`` dimensions; ``axes`` names them for the message."""
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor ({axes}), got {type(tensor).__name__}")
+    if tensor.ndim != ndim:
+        raise ValueError(
+            f"{name}: expected a {ndim}-d tensor ({axes}), got shape {tuple(tensor.shape)}"
+        )
+
+
+def check_same_size(names: Sequence[str], sizes: Sequence[int], axis: str) -> None:
+    """Raise unless all ``sizes`` agree; used to compare one axis across several tensors."""
+    if len(set(sizes)) > 1:
+        pairs = ", ".join(f"{n}={s}" for n, s in zip(names, sizes, strict=True))
+        raise ValueError(f"expected the same {axis} size, got {pairs}")
+
+
+def check_finite(name: str, tensor: torch.Tensor) -> None:
+    """Raise unless every element of ``tensor`` is finite, naming how many are not."""
+    bad = ~torch.isfinite(tensor)
+    if bool(bad.any()):
+        n_bad = int(bad.sum())
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"{name}: expected finite values, got {n_bad} non-finite (first at index {first})"
+        )
