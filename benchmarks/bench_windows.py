@@ -30,7 +30,9 @@ def main() -> dict[str, float]:
     print(f"machine: {machine()}")
     print(f"make_windows 5040 x 500, lookback 252: {ms:.1f} ms")
     print(f"peak increase: views {views_mb:.0f} MiB, materialised x {copy_mb:.0f} MiB")
-    print(f"float32 data itself: {data_mb:.1f} MiB; ratio materialised/views {copy_mb / views_mb:.0f}x")
+    print(
+        f"float32 data itself: {data_mb:.1f} MiB; ratio materialised/views {copy_mb / views_mb:.0f}x"
+    )
     return {"ms": ms, "views_mb": views_mb, "copy_mb": copy_mb}
 
 

@@ -1,0 +1,1 @@
+"""Pure torch functions: portfolio returns, measures, risk models, simplex maps."""

@@ -1,0 +1,127 @@
+"""Covariance estimation, shrinkage and matrix square roots (pure torch, batched).
+
+Returns have shape (batch, asset, time); covariances (batch, asset, asset).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from deepalloc._checks import check_choice
+
+SHRINK_TARGETS = ("diagonal", "identity", "constant_correlation")
+
+
+def covariance(returns: torch.Tensor, *, ddof: int = 1) -> torch.Tensor:
+    """Sample covariance over the last axis: (..., asset, time) -> (..., asset, asset)."""
+    n = returns.shape[-1]
+    if n - ddof <= 0:
+        raise ValueError(f"returns: expected more than ddof={ddof} time steps, got {n}")
+    centred = returns - returns.mean(-1, keepdim=True)
+    return centred @ centred.transpose(-1, -2) / (n - ddof)
+
+
+def correlation(cov: torch.Tensor) -> torch.Tensor:
+    """Correlation matrix of a covariance, same shape."""
+    std = torch.diagonal(cov, dim1=-2, dim2=-1).sqrt()
+    return cov / (std[..., :, None] * std[..., None, :])
+
+
+def shrinkage_target(cov: torch.Tensor, target: str) -> torch.Tensor:
+    """Structured target ``F`` of the same shape as ``cov``.
+
+    ``"diagonal"``: the variances only. ``"identity"``: the average variance times the
+    identity. ``"constant_correlation"``: the variances with every correlation set to
+    the average sample correlation (Ledoit and Wolf, 2003).
+    """
+    check_choice("target", target, SHRINK_TARGETS)
+    var = torch.diagonal(cov, dim1=-2, dim2=-1)
+    eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
+    if target == "diagonal":
+        return torch.diag_embed(var)
+    if target == "identity":
+        return var.mean(-1)[..., None, None] * eye
+    n = cov.shape[-1]
+    corr = correlation(cov)
+    off = (corr.sum((-1, -2)) - n) / max(n * (n - 1), 1)
+    std = var.sqrt()
+    outer = std[..., :, None] * std[..., None, :]
+    return off[..., None, None] * outer * (1 - eye) + torch.diag_embed(var)
+
+
+def shrink(cov: torch.Tensor, target: str, intensity: float | torch.Tensor) -> torch.Tensor:
+    """Linear shrinkage ``(1 - d) S + d F`` with intensity ``d`` (scalar or (batch,))."""
+    d = torch.as_tensor(intensity, dtype=cov.dtype, device=cov.device)
+    if d.ndim == 1:
+        d = d[:, None, None]
+    return (1 - d) * cov + d * shrinkage_target(cov, target)
+
+
+def ledoit_wolf_intensity(returns: torch.Tensor, target: str) -> torch.Tensor:
+    """Ledoit-Wolf optimal shrinkage intensity in [0, 1], shape (batch,).
+
+    The estimator of Ledoit and Wolf (2003, 2004): ``d = clip((pi - rho) / gamma / T)``
+    where ``pi`` is the summed asymptotic variance of the sample covariance entries,
+    ``rho`` the part of it shared with the target and ``gamma`` the squared distance
+    from the sample covariance (ddof 0) to the target.
+
+    Parameters
+    ----------
+    returns
+        Shape (batch, asset, time).
+    target
+        One of ``"diagonal"``, ``"identity"``, ``"constant_correlation"``.
+    """
+    check_choice("target", target, SHRINK_TARGETS)
+    t = returns.shape[-1]
+    x = returns - returns.mean(-1, keepdim=True)
+    s = x @ x.transpose(-1, -2) / t
+    xx = x[..., :, None, :] * x[..., None, :, :]  # (batch, asset, asset, time)
+    pi_mat = ((xx - s[..., None]) ** 2).mean(-1)
+    pi = pi_mat.sum((-1, -2))
+    f = shrinkage_target(s, target)
+    gamma = ((f - s) ** 2).sum((-1, -2))
+    diag_pi = torch.diagonal(pi_mat, dim1=-2, dim2=-1).sum(-1)
+    if target == "diagonal":
+        rho = diag_pi
+    elif target == "identity":
+        rho = torch.zeros_like(pi)
+    else:
+        var = torch.diagonal(s, dim1=-2, dim2=-1)
+        std = var.sqrt()
+        n = s.shape[-1]
+        corr = s / (std[..., :, None] * std[..., None, :])
+        rbar = (corr.sum((-1, -2)) - n) / max(n * (n - 1), 1)
+        x2 = x**2
+        theta_ii = (x2[..., :, None, :] * xx).mean(-1) - var[..., :, None] * s[..., None]
+        ratio = std[..., None, :] / std[..., :, None]
+        term = ratio * theta_ii + ratio.transpose(-1, -2) * theta_ii.transpose(-1, -2)
+        eye = torch.eye(n, dtype=s.dtype, device=s.device)
+        rho = diag_pi + rbar / 2 * (term * (1 - eye)).sum((-1, -2))
+    kappa = (pi - rho) / gamma.clamp_min(torch.finfo(s.dtype).tiny)
+    return (kappa / t).clamp(0.0, 1.0)
+
+
+def matrix_sqrt(cov: torch.Tensor, *, method: str = "eigh", jitter: float = 1e-10) -> torch.Tensor:
+    """A square root ``S`` of a covariance with ``S^T S = cov``, shape (..., asset, asset).
+
+    Parameters
+    ----------
+    cov
+        Symmetric positive semi-definite matrices.
+    method
+        ``"eigh"``: the symmetric root ``V diag(sqrt(l)) V^T`` (eigenvalues clamped at 0).
+        ``"cholesky"``: the upper factor ``L^T`` of ``cov = L L^T``.
+    jitter
+        Added to the diagonal, relative to the mean variance, so near-singular inputs
+        (fewer time steps than assets) stay well conditioned and differentiable.
+    """
+    check_choice("method", method, ("eigh", "cholesky"))
+    n = cov.shape[-1]
+    scale = torch.diagonal(cov, dim1=-2, dim2=-1).mean(-1)[..., None, None]
+    eye = torch.eye(n, dtype=cov.dtype, device=cov.device)
+    reg = cov + jitter * scale * eye
+    if method == "cholesky":
+        return torch.linalg.cholesky(reg).transpose(-1, -2)
+    values, vectors = torch.linalg.eigh(reg)
+    return (vectors * values.clamp_min(0).sqrt()[..., None, :]) @ vectors.transpose(-1, -2)
