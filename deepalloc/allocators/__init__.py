@@ -1,0 +1,47 @@
+"""Allocation layers: scores or estimated parameters -> weights (batch, asset).
+
+The convex (cvxpylayers) allocator is imported lazily, so ``import deepalloc.allocators``
+does not load cvxpy.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from deepalloc.allocators.analytical import AnalyticalMarkowitz
+from deepalloc.allocators.markowitz import MarkowitzAllocator, MinVarianceAllocator
+from deepalloc.allocators.qp import QPSettings, solve_box_qp
+from deepalloc.allocators.risk_budgeting import RiskBudgetingAllocator
+from deepalloc.allocators.simplex import (
+    EqualWeightAllocator,
+    SoftmaxAllocator,
+    SparsemaxAllocator,
+    TanhAllocator,
+    WeightNorm,
+)
+from deepalloc.errors import SolverError
+
+if TYPE_CHECKING:
+    from deepalloc.allocators.convex import ConvexAllocator
+
+__all__ = [
+    "AnalyticalMarkowitz",
+    "ConvexAllocator",
+    "EqualWeightAllocator",
+    "MarkowitzAllocator",
+    "MinVarianceAllocator",
+    "QPSettings",
+    "RiskBudgetingAllocator",
+    "SoftmaxAllocator",
+    "SolverError",
+    "SparsemaxAllocator",
+    "TanhAllocator",
+    "WeightNorm",
+    "solve_box_qp",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ConvexAllocator":
+        from deepalloc.allocators.convex import ConvexAllocator
+
+        return ConvexAllocator
+    raise AttributeError(f"module 'deepalloc.allocators' has no attribute {name!r}")

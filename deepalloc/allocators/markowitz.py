@@ -1,0 +1,170 @@
+"""Mean-variance allocators on the fast batched QP solver (:mod:`deepalloc.allocators.qp`).
+
+``MarkowitzAllocator`` solves, per sample::
+
+    maximise    mu' w - gamma ||S w||^2 - alpha ||w||^2
+    subject to  sum(w) = 1,  0 <= w <= max_weight          (long only, default)
+                sum(w) = 1, -max_weight <= w <= max_weight  (allow_short=True)
+                and sum |w| <= gross_leverage               (if given)
+
+with ``S`` a covariance square root (``S' S = covariance``), so ``||S w||^2`` is the
+portfolio variance. Every input may carry gradients; gamma and alpha are per sample.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deepalloc._checks import check_ndim, check_same_size
+from deepalloc.allocators.qp import QPSettings, solve_box_qp
+
+
+def _per_sample(name: str, value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    if t.ndim == 0:
+        return t.expand(like.shape[0])
+    if t.shape != (like.shape[0],):
+        raise ValueError(
+            f"{name}: expected a scalar or shape ({like.shape[0]},), got {tuple(t.shape)}"
+        )
+    return t
+
+
+class MarkowitzAllocator(nn.Module):
+    """Differentiable long-only (or long-short) mean-variance portfolios.
+
+    Parameters
+    ----------
+    n_assets
+        Number of assets, checked against the inputs when given (``None``: any).
+    max_weight
+        Bound on ``|w_i|``; ``max_weight x n_assets >= 1`` is required.
+    allow_short
+        Allow negative weights down to ``-max_weight``.
+    gross_leverage
+        Cap on ``sum |w|`` (only with ``allow_short``; must be >= 1).
+    settings
+        Solver settings (:class:`~deepalloc.allocators.qp.QPSettings`).
+    """
+
+    def __init__(
+        self,
+        n_assets: int | None = None,
+        *,
+        max_weight: float = 1.0,
+        allow_short: bool = False,
+        gross_leverage: float | None = None,
+        settings: QPSettings | None = None,
+    ):
+        super().__init__()
+        if max_weight <= 0:
+            raise ValueError(f"max_weight: expected a positive value, got {max_weight}")
+        if gross_leverage is not None and (not allow_short or gross_leverage < 1):
+            raise ValueError(
+                "gross_leverage: expected a value >= 1 together with allow_short=True, got "
+                f"{gross_leverage} with allow_short={allow_short}"
+            )
+        if n_assets is not None:
+            self._check_cap(n_assets, max_weight)
+        self.n_assets = n_assets
+        self.max_weight = max_weight
+        self.allow_short = allow_short
+        self.gross_leverage = gross_leverage
+        self.settings = settings or QPSettings()
+
+    @staticmethod
+    def _check_cap(n_assets: int, max_weight: float) -> None:
+        if max_weight * n_assets < 1 - 1e-12:
+            raise ValueError(
+                f"max_weight: expected max_weight x n_assets >= 1 (a feasible budget), got "
+                f"{max_weight} x {n_assets} = {max_weight * n_assets:g}"
+            )
+
+    def forward(
+        self,
+        mu: torch.Tensor,
+        cov_sqrt: torch.Tensor,
+        gamma: float | torch.Tensor = 1.0,
+        alpha: float | torch.Tensor = 0.0,
+    ) -> torch.Tensor:
+        """Solve the mean-variance problem for every sample.
+
+        Parameters
+        ----------
+        mu
+            Expected returns, shape (batch, asset).
+        cov_sqrt
+            Covariance square roots ``S``, shape (batch, asset, asset).
+        gamma
+            Risk aversion, scalar or (batch,), positive.
+        alpha
+            L2 penalty on the weights, scalar or (batch,), non-negative.
+
+        Returns
+        -------
+        torch.Tensor
+            Weights, shape (batch, asset), in ``mu``'s dtype.
+        """
+        check_ndim("mu", mu, 2, "batch, asset")
+        check_ndim("cov_sqrt", cov_sqrt, 3, "batch, asset, asset")
+        b, n = mu.shape
+        check_same_size(["mu", "cov_sqrt"], [b, cov_sqrt.shape[0]], "batch")
+        check_same_size(
+            ["mu", "cov_sqrt rows", "cov_sqrt columns"], [n, *cov_sqrt.shape[1:]], "asset"
+        )
+        if self.n_assets is not None and n != self.n_assets:
+            raise ValueError(f"mu: expected {self.n_assets} assets, got {n}")
+        self._check_cap(n, self.max_weight)
+        gamma_t = _per_sample("gamma", gamma, mu)
+        alpha_t = _per_sample("alpha", alpha, mu)
+        if bool((gamma_t.detach() < 0).any()) or bool((alpha_t.detach() < 0).any()):
+            raise ValueError("gamma, alpha: expected non-negative values, got a negative one")
+        s = cov_sqrt.to(mu.dtype)
+        eye = torch.eye(n, dtype=mu.dtype, device=mu.device)
+        p = 2 * (gamma_t[:, None, None] * (s.transpose(1, 2) @ s) + alpha_t[:, None, None] * eye)
+        return self.solve(p, mu)
+
+    def solve(self, p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        """Solve ``min 1/2 w'Pw - q'w`` over this allocator's feasible set; P (batch, n, n)."""
+        b, n = q.shape
+        ones = torch.ones(b, 1, dtype=q.dtype, device=q.device)
+        cap = torch.full_like(q, self.max_weight)
+        low = -cap if self.allow_short else torch.zeros_like(q)
+        w = solve_box_qp(p, q, totals=ones, lower=low, upper=cap, settings=self.settings)
+        if self.gross_leverage is None:
+            return w
+        over = w.detach().abs().sum(-1) > self.gross_leverage * (1 + 1e-9)
+        if not bool(over.any()):
+            return w
+        # the leverage cap binds: split w = u - v with both legs in [0, cap] and the legs'
+        # sums fixed at (L + 1) / 2 and (L - 1) / 2
+        lev = self.gross_leverage
+        idx = torch.nonzero(over).flatten()
+        p_o, q_o = p[idx], q[idx]
+        p_split = torch.cat([torch.cat([p_o, -p_o], 2), torch.cat([-p_o, p_o], 2)], 1)
+        q_split = torch.cat([q_o, -q_o], 1)
+        legs = torch.tensor([(lev + 1) / 2, (lev - 1) / 2], dtype=q.dtype, device=q.device)
+        uv = solve_box_qp(
+            p_split,
+            q_split,
+            totals=legs.expand(len(idx), 2),
+            lower=torch.zeros_like(q_split),
+            upper=torch.full_like(q_split, self.max_weight),
+            groups=2,
+            settings=self.settings,
+        )
+        w_split = uv[:, :n] - uv[:, n:]
+        return w.index_put((idx,), w_split)
+
+
+class MinVarianceAllocator(MarkowitzAllocator):
+    """Minimum-variance portfolios on the same solver: ``min ||S w||^2 + alpha ||w||^2``."""
+
+    def forward(  # type: ignore[override]
+        self, cov_sqrt: torch.Tensor, alpha: float | torch.Tensor = 0.0
+    ) -> torch.Tensor:
+        """Covariance square roots (batch, asset, asset) -> weights (batch, asset)."""
+        check_ndim("cov_sqrt", cov_sqrt, 3, "batch, asset, asset")
+        mu = torch.zeros(cov_sqrt.shape[:2], dtype=cov_sqrt.dtype, device=cov_sqrt.device)
+        return super().forward(mu, cov_sqrt, 1.0, alpha)
