@@ -38,6 +38,8 @@ DEFAULT_SOLVER_ARGS: dict[str, Any] = {
     "mode": "dense",
 }
 
+_DERIVATIVE_ARGS = ("mode", "n_jobs_forward", "n_jobs_backward")
+
 OBJECTIVE_INPUTS: dict[str, tuple[str, ...]] = {
     "mean_variance": ("mu", "cov_sqrt", "gamma", "alpha"),
     "min_variance": ("cov_sqrt", "alpha"),
@@ -296,9 +298,17 @@ class ConvexAllocator(nn.Module):
             weights = weights / weights.sum(-1, keepdim=True)
         return weights.to(device=like.device, dtype=like.dtype)
 
+    def _args(self, params: list[torch.Tensor]) -> dict[str, Any]:
+        """Solver arguments; derivative-only ones are dropped when no gradient is needed
+        (diffcp forwards them to the solver, which rejects them)."""
+        needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in params)
+        if needs_grad:
+            return self.solver_args
+        return {k: v for k, v in self.solver_args.items() if k not in _DERIVATIVE_ARGS}
+
     def _solve(self, params: list[torch.Tensor], batch: int) -> torch.Tensor:
         try:
-            (w,) = self.layer(*params, solver_args=self.solver_args)
+            (w,) = self.layer(*params, solver_args=self._args(params))
             if bool(torch.isfinite(w).all()):
                 return w
         except Exception:  # diffcp raises a bare SolverError class of its own
@@ -322,14 +332,15 @@ class ConvexAllocator(nn.Module):
         ok = [i for i in range(batch) if i not in failed]
         out = torch.full((batch, self.n_assets), 1.0 / self.n_assets, dtype=torch.float64)
         if ok:
-            (w_ok,) = self.layer(*[p[ok] for p in params], solver_args=self.solver_args)
+            subset = [p[ok] for p in params]
+            (w_ok,) = self.layer(*subset, solver_args=self._args(subset))
             out = out.index_put((torch.tensor(ok),), w_ok)
         return out
 
     def _solves(self, params: list[torch.Tensor]) -> bool:
         try:
             with torch.no_grad():
-                (w,) = self.layer(*params, solver_args=self.solver_args)
+                (w,) = self.layer(*params, solver_args=self._args(params))
             return bool(torch.isfinite(w).all())
         except Exception:
             return False

@@ -45,7 +45,8 @@ class QPSettings:
     max_iter
         Primal-dual active-set iterations before giving up.
     tol
-        Tolerance on the scaled KKT residual.
+        Tolerance on the scaled KKT residual (never below 50 machine epsilons of the
+        inputs' dtype).
     restart_every
         Active-set iterations after which samples still running restart from a longer
         projected-gradient run (a guard against cycling).
@@ -191,15 +192,18 @@ def _solve(
 
     def bound_sets(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         span = (upper - lower).clamp_min(0)
-        at_lower = x <= lower + 1e-12 * (1 + span)
-        at_upper = (x >= upper - 1e-12 * (1 + span)) & ~at_lower
+        near = max(1e-12, 4 * torch.finfo(x.dtype).eps) * (1 + span)
+        at_lower = x <= lower + near
+        at_upper = (x >= upper - near) & ~at_lower
         return _keep_one_free(at_lower, at_upper, q - _matvec(p, x), totals - x @ a_mat.T, groups)
 
     x_pg = fista(x, settings.warm_steps)
     at_lower, at_upper = bound_sets(x_pg)
     diag = torch.diagonal(p, dim1=-2, dim2=-1).clamp_min(torch.finfo(p.dtype).tiny)
     scale = 1.0 + q.abs().amax(-1) + p.abs().amax((-1, -2))
-    slack = 1e-10 * (1.0 + (upper - lower).abs())
+    eps = torch.finfo(q.dtype).eps
+    slack = max(1e-10, 10 * eps) * (1.0 + (upper - lower).abs())
+    tol = max(settings.tol, 50 * eps)
     for iteration in range(1, settings.max_iter + 1):
         free = ~(at_lower | at_upper)
         fixed = torch.where(at_lower, lower, torch.where(at_upper, upper, torch.zeros_like(q)))
@@ -219,7 +223,7 @@ def _solve(
         stationarity = (grad * free).abs().amax(-1)
         feasible = ((x - upper <= slack) & (lower - x <= slack)).all(-1)
         unchanged = (new_lower == at_lower).all(-1) & (new_upper == at_upper).all(-1)
-        done = unchanged & feasible & (stationarity <= settings.tol * scale)
+        done = unchanged & feasible & (stationarity <= tol * scale)
         if bool(done.all()):
             return x, free, kkt, iteration
         at_lower, at_upper = new_lower, new_upper

@@ -28,6 +28,7 @@ class _RiskBudgetFunction(torch.autograd.Function):
     def forward(
         ctx: Any, cov: torch.Tensor, b: torch.Tensor, max_iter: int, tol: float
     ) -> torch.Tensor:
+        tol = max(tol, 50 * torch.finfo(cov.dtype).eps)
         diag = torch.diagonal(cov, dim1=-2, dim2=-1)
         y = b / diag.sqrt()
         # scale so that y' C y = sum(b), which holds at the optimum

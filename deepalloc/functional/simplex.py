@@ -159,7 +159,9 @@ def normalized_tanh(
     With ``net``: the long side ``t+`` and the short side ``t-`` are scaled separately
     so that ``sum(w) = net`` and ``sum|w| = gross``: longs sum to ``(gross + net) / 2``,
     shorts to ``(gross - net) / 2`` (``net=0``: dollar neutral; ``net=1, gross=1.6``:
-    130/30). Requires ``gross >= |net|``.
+    130/30). Requires ``gross >= |net|``. If every score has the same sign, the side
+    that exists carries the net exposure alone when its sign agrees (gross ``|net|``),
+    and the weights are zero otherwise.
 
     Parameters
     ----------
@@ -177,6 +179,12 @@ def normalized_tanh(
     if gross < abs(net):
         raise ValueError(f"gross: expected gross exposure >= |net| = {abs(net)}, got {gross}")
     pos, neg = t.clamp_min(0), (-t).clamp_min(0)
-    long_side = (gross + net) / 2 * pos / (pos.sum(-1, keepdim=True) + eps)
-    short_side = (gross - net) / 2 * neg / (neg.sum(-1, keepdim=True) + eps)
-    return long_side - short_side
+    pos_sum, neg_sum = pos.sum(-1, keepdim=True), neg.sum(-1, keepdim=True)
+    # with one side empty, the other carries the net exposure alone (gross = |net|)
+    long_total = torch.where(
+        neg_sum > 0, torch.full_like(pos_sum, (gross + net) / 2), max(net, 0.0)
+    )
+    short_total = torch.where(
+        pos_sum > 0, torch.full_like(neg_sum, (gross - net) / 2), max(-net, 0.0)
+    )
+    return long_total * pos / (pos_sum + eps) - short_total * neg / (neg_sum + eps)

@@ -1,0 +1,33 @@
+"""Random allocation problems shared by the allocator tests."""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+import torch
+
+
+def mean_variance_problem(batch: int, n: int, seed: int, dtype=torch.float64):
+    """mu (batch, n), S (batch, n, n), gamma (batch,), alpha (batch,)."""
+    g = torch.Generator().manual_seed(seed)
+    mu = torch.randn(batch, n, generator=g, dtype=dtype) * 0.05
+    s = torch.randn(batch, n, n, generator=g, dtype=dtype) * 0.2 / n**0.5
+    s = s + 0.05 * torch.eye(n, dtype=dtype)
+    gamma = torch.exp(torch.randn(batch, generator=g, dtype=dtype))
+    alpha = torch.full((batch,), 0.01, dtype=dtype)
+    return mu, s, gamma, alpha
+
+
+TIGHT = {"solver": "CLARABEL", "tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
+
+
+def cvxpy_mean_variance(mu, s, gamma, alpha, *, lower=0.0, upper=1.0, gross=None):
+    """Reference solution of one mean-variance problem with Clarabel at tight tolerance."""
+    n = len(mu)
+    w = cp.Variable(n)
+    cons = [cp.sum(w) == 1, w >= lower, w <= upper]
+    if gross is not None:
+        cons.append(cp.norm1(w) <= gross)
+    obj = cp.Maximize(mu @ w - gamma * cp.sum_squares(s @ w) - alpha * cp.sum_squares(w))
+    cp.Problem(obj, cons).solve(**TIGHT)
+    return np.asarray(w.value)

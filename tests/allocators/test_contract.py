@@ -1,0 +1,241 @@
+"""One contract, every allocator: shape, budget, bounds, gradcheck, permutation
+equivariance, batch independence, dtype preserved."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+
+from deepalloc.allocators import (
+    AnalyticalMarkowitz,
+    ConvexAllocator,
+    EqualWeightAllocator,
+    MarkowitzAllocator,
+    MinVarianceAllocator,
+    RiskBudgetingAllocator,
+    SoftmaxAllocator,
+    SparsemaxAllocator,
+    TanhAllocator,
+    WeightNorm,
+)
+from tests.allocators.conftest import mean_variance_problem
+
+N = 5
+
+
+def scores(batch, seed, dtype):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(batch, N, generator=g, dtype=dtype),)
+
+
+def mean_variance(batch, seed, dtype):
+    return mean_variance_problem(batch, N, seed, dtype)
+
+
+def cov_only(batch, seed, dtype):
+    return (mean_variance_problem(batch, N, seed, dtype)[1],)
+
+
+def mu_cov(batch, seed, dtype):
+    mu, s, _, _ = mean_variance_problem(batch, N, seed, dtype)
+    return (s, mu)
+
+
+@dataclass
+class Spec:
+    name: str
+    make: Callable[[], torch.nn.Module]
+    inputs: Callable
+    kinds: tuple[str, ...]  # per input: "asset" (last axis), "cov" (columns of S), "sample"
+    budget: float | None = 1.0
+    lower: float | None = 0.0
+    upper: float | None = 1.0
+    gross: float | None = None
+    net: float | None = None
+    equivariant: bool = True
+    marks: list = field(default_factory=list)
+
+
+SPECS = [
+    Spec("softmax", SoftmaxAllocator, scores, ("asset",)),
+    Spec("softmax_capped", lambda: SoftmaxAllocator(max_weight=0.3), scores, ("asset",), upper=0.3),
+    Spec(
+        "softmax_learnable_t", lambda: SoftmaxAllocator(temperature="learnable"), scores, ("asset",)
+    ),
+    Spec("sparsemax", SparsemaxAllocator, scores, ("asset",)),
+    Spec(
+        "sparsemax_capped",
+        lambda: SparsemaxAllocator(max_weight=0.3),
+        scores,
+        ("asset",),
+        upper=0.3,
+    ),
+    Spec("tanh", TanhAllocator, scores, ("asset",), budget=None, lower=None, upper=None, gross=1.0),
+    Spec(
+        "tanh_neutral",
+        lambda: TanhAllocator(net=0.0),
+        scores,
+        ("asset",),
+        budget=0.0,
+        lower=None,
+        upper=None,
+        gross=1.0,
+    ),
+    Spec(
+        "tanh_130_30",
+        lambda: TanhAllocator(net=1.0, gross=1.6),
+        scores,
+        ("asset",),
+        lower=None,
+        upper=None,
+        gross=1.6,
+    ),
+    Spec("equal_weight", EqualWeightAllocator, scores, ("asset",)),
+    Spec("weight_norm", lambda: WeightNorm(N), scores, ("asset",), equivariant=False),
+    Spec("analytical_minvar", AnalyticalMarkowitz, cov_only, ("cov",), lower=None, upper=None),
+    Spec(
+        "analytical_tangency",
+        lambda: AnalyticalMarkowitz("tangency"),
+        mu_cov,
+        ("cov", "asset"),
+        lower=None,
+        upper=None,
+    ),
+    Spec(
+        "markowitz",
+        lambda: MarkowitzAllocator(N, max_weight=0.4),
+        mean_variance,
+        ("asset", "cov", "sample", "sample"),
+        upper=0.4,
+    ),
+    Spec(
+        "markowitz_short",
+        lambda: MarkowitzAllocator(N, max_weight=0.6, allow_short=True),
+        mean_variance,
+        ("asset", "cov", "sample", "sample"),
+        lower=-0.6,
+        upper=0.6,
+    ),
+    Spec(
+        "markowitz_gross",
+        lambda: MarkowitzAllocator(N, max_weight=0.9, allow_short=True, gross_leverage=1.3),
+        lambda b, s, d: (
+            mean_variance_problem(b, N, s, d)[0] * 20,
+            *mean_variance_problem(b, N, s, d)[1:],
+        ),
+        ("asset", "cov", "sample", "sample"),
+        lower=-0.9,
+        upper=0.9,
+        gross=1.3,
+    ),
+    Spec(
+        "min_variance",
+        lambda: MinVarianceAllocator(N, max_weight=0.5),
+        cov_only,
+        ("cov",),
+        upper=0.5,
+    ),
+    Spec("risk_budgeting", RiskBudgetingAllocator, cov_only, ("cov",)),
+    Spec(
+        "convex_mean_variance",
+        lambda: ConvexAllocator(N, max_weight=0.4),
+        mean_variance,
+        ("asset", "cov", "sample", "sample"),
+        upper=0.4,
+    ),
+    Spec(
+        "convex_min_variance_groups",
+        lambda: ConvexAllocator(N, objective="min_variance", groups=[([0, 1], 0.3)]),
+        lambda b, s, d: mean_variance_problem(b, N, s, d)[1:2] + (torch.full((b,), 0.01, dtype=d),),
+        ("cov", "sample"),
+        equivariant=False,
+    ),
+    Spec(
+        "convex_max_entropy",
+        lambda: ConvexAllocator(N, objective="max_entropy", max_weight=0.35),
+        lambda b, s, d: (scores(b, s, d)[0],),
+        ("asset",),
+        upper=0.35,
+    ),
+]
+
+
+def permute(inputs, kinds, perm):
+    out = []
+    for x, kind in zip(inputs, kinds):
+        out.append(x[..., perm] if kind in ("asset", "cov") else x)
+    return out
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_allocator_contract(spec: Spec):
+    torch.manual_seed(0)  # test-only: parameters of learnable modules
+    alloc = spec.make().double()
+    inputs = spec.inputs(4, 1, torch.float64)
+    w = alloc(*inputs)
+    assert w.shape == (4, N)
+    assert w.dtype == torch.float64
+    assert torch.isfinite(w).all()
+    tol = 1e-8
+    if spec.budget is not None:
+        torch.testing.assert_close(
+            w.sum(-1), torch.full((4,), spec.budget, dtype=w.dtype), atol=tol, rtol=0
+        )
+    if spec.lower is not None:
+        assert (w >= spec.lower - tol).all()
+    if spec.upper is not None:
+        assert (w <= spec.upper + tol).all()
+    if spec.gross is not None:
+        assert (w.abs().sum(-1) <= spec.gross + 1e-7).all()
+
+    # batch independence: each sample alone gives the same weights
+    for i in range(4):
+        alone = alloc(*[x[i : i + 1] if x.ndim else x for x in inputs])
+        torch.testing.assert_close(alone[0], w[i], atol=1e-7, rtol=1e-6)
+
+    # asset-permutation equivariance
+    if spec.equivariant:
+        perm = torch.tensor([3, 0, 4, 1, 2])
+        w_perm = alloc(*permute(inputs, spec.kinds, perm))
+        torch.testing.assert_close(w_perm, w[:, perm], atol=1e-7, rtol=1e-6)
+
+    # dtype follows the inputs
+    w32 = spec.make()(*[x.float() for x in inputs])
+    assert w32.dtype == torch.float32
+
+    # finite, correct gradients in float64
+    grad_inputs = [x.clone().requires_grad_(True) for x in spec.inputs(2, 2, torch.float64)]
+    assert torch.autograd.gradcheck(
+        lambda *xs: alloc(*xs), tuple(grad_inputs), eps=1e-6, atol=1e-5, rtol=1e-3
+    )
+
+
+def test_infeasible_caps_raise():
+    with pytest.raises(ValueError, match="max_weight x n_assets >= 1"):
+        SoftmaxAllocator(max_weight=0.1)(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="max_weight x n_assets >= 1"):
+        SparsemaxAllocator(max_weight=0.1)(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="max_weight x n_assets >= 1"):
+        MarkowitzAllocator(5, max_weight=0.1)
+
+
+def test_per_sample_temperature():
+    z = torch.randn(3, N, dtype=torch.float64)
+    t = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    w = SoftmaxAllocator()(z, temperature=t)
+    torch.testing.assert_close(w, torch.softmax(z / t[:, None], -1))
+    with pytest.raises(ValueError, match="temperature: expected shape"):
+        SoftmaxAllocator()(z, temperature=torch.ones(2))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_device_is_preserved_on_cuda():
+    for spec in SPECS:
+        if spec.name.startswith("convex"):
+            continue
+        alloc = spec.make().cuda()
+        w = alloc(*[x.cuda() for x in spec.inputs(4, 1, torch.float32)])
+        assert w.is_cuda and w.dtype == torch.float32

@@ -1,0 +1,81 @@
+import cvxpy as cp
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deepalloc.allocators import SoftmaxAllocator, SparsemaxAllocator, TanhAllocator
+from deepalloc.functional.simplex import project_box_simplex
+from tests.allocators.conftest import TIGHT
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(2, 12),
+    seed=st.integers(0, 10_000),
+    scale=st.floats(0.01, 10.0),
+    cap_factor=st.floats(1.0, 3.0),
+)
+def test_projection_matches_cvxpy(n, seed, scale, cap_factor):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(1, n)) * scale
+    cap = min(1.0, cap_factor / n)
+    w = project_box_simplex(torch.tensor(z), 1.0, 0.0, cap).numpy()[0]
+    x = cp.Variable(n)
+    cp.Problem(cp.Minimize(cp.sum_squares(x - z[0])), [cp.sum(x) == 1, x >= 0, x <= cap]).solve(
+        **TIGHT
+    )
+    np.testing.assert_allclose(w, x.value, atol=1e-7)
+    assert abs(w.sum() - 1) < 1e-12 and w.max() <= cap + 1e-12
+
+
+def test_general_bounds_projection():
+    rng = np.random.default_rng(0)
+    z = torch.tensor(rng.normal(size=(4, 6)))
+    lo = torch.tensor([-0.3, -0.1, 0.0, 0.0, -0.2, 0.1], dtype=torch.float64)
+    hi = torch.tensor([0.5, 0.4, 0.3, 0.6, 0.2, 0.5], dtype=torch.float64)
+    w = project_box_simplex(z, 0.7, lo, hi)
+    for i in range(4):
+        x = cp.Variable(6)
+        cons = [cp.sum(x) == 0.7, x >= lo.numpy(), x <= hi.numpy()]
+        cp.Problem(cp.Minimize(cp.sum_squares(x - z[i].numpy())), cons).solve(**TIGHT)
+        np.testing.assert_allclose(w[i].numpy(), x.value, atol=1e-7)
+
+
+def test_sparsemax_is_sparse_and_capped_softmax_never_exceeds_cap():
+    z = torch.tensor([[3.0, 1.0, 0.2, -1.0]])
+    w = SparsemaxAllocator()(z)
+    assert (w == 0).sum() >= 2
+    big = torch.randn(100, 10) * 5
+    capped = SoftmaxAllocator(max_weight=0.15)(big)
+    assert capped.max() <= 0.15 + 1e-6
+    torch.testing.assert_close(capped.sum(-1), torch.ones(100))
+
+
+def test_tanh_exposures():
+    z = torch.randn(50, 8, dtype=torch.float64)
+    z[0] = z[0].abs()  # a sample with no short candidate
+    mixed = (z > 0).any(-1) & (z < 0).any(-1)
+    w = TanhAllocator(net=1.0, gross=1.6)(z)
+    torch.testing.assert_close(w.sum(-1), torch.ones(50, dtype=torch.float64))
+    torch.testing.assert_close(
+        w[mixed].abs().sum(-1), torch.full((int(mixed.sum()),), 1.6, dtype=torch.float64)
+    )
+    torch.testing.assert_close(w[0].abs().sum(), torch.tensor(1.0, dtype=torch.float64))
+    neutral = TanhAllocator(net=0.0)(z)
+    torch.testing.assert_close(
+        neutral.sum(-1), torch.zeros(50, dtype=torch.float64), atol=1e-12, rtol=0
+    )
+    assert (neutral.abs().sum(-1) <= 1 + 1e-12).all()
+    plain = TanhAllocator()(z)
+    torch.testing.assert_close(plain, torch.tanh(z) / torch.tanh(z).abs().sum(-1, keepdim=True))
+    with pytest.raises(ValueError, match="gross"):
+        TanhAllocator(net=1.0, gross=0.5)
+
+
+def test_learnable_temperature_receives_gradient():
+    alloc = SoftmaxAllocator(temperature="learnable")
+    z = torch.randn(4, 5)
+    (alloc(z) * torch.arange(5.0)).sum().backward()
+    assert alloc.log_temperature.grad is not None and alloc.log_temperature.grad.abs() > 0
