@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from deepalloc._checks import check_ndim, check_same_size
-from deepalloc.allocators.qp import QPSettings, solve_box_qp
+from deepalloc.allocators.qp import MeanVarianceFunction, QPSettings, solve_box_qp
 
 
 def _per_sample(name: str, value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -121,17 +121,12 @@ class MarkowitzAllocator(nn.Module):
         if bool((gamma_t.detach() < 0).any()) or bool((alpha_t.detach() < 0).any()):
             raise ValueError("gamma, alpha: expected non-negative values, got a negative one")
         s = cov_sqrt.to(mu.dtype)
-        eye = torch.eye(n, dtype=mu.dtype, device=mu.device)
-        p = 2 * (gamma_t[:, None, None] * (s.transpose(1, 2) @ s) + alpha_t[:, None, None] * eye)
-        return self.solve(p, mu)
-
-    def solve(self, p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        """Solve ``min 1/2 w'Pw - q'w`` over this allocator's feasible set; P (batch, n, n)."""
-        b, n = q.shape
-        ones = torch.ones(b, 1, dtype=q.dtype, device=q.device)
-        cap = torch.full_like(q, self.max_weight)
-        low = -cap if self.allow_short else torch.zeros_like(q)
-        w = solve_box_qp(p, q, totals=ones, lower=low, upper=cap, settings=self.settings)
+        ones = torch.ones(b, 1, dtype=mu.dtype, device=mu.device)
+        cap = torch.full_like(mu, self.max_weight)
+        low = -cap if self.allow_short else torch.zeros_like(mu)
+        w: torch.Tensor = MeanVarianceFunction.apply(
+            mu, s, gamma_t, alpha_t, ones, low, cap, self.settings
+        )
         if self.gross_leverage is None:
             return w
         over = w.detach().abs().sum(-1) > self.gross_leverage * (1 + 1e-9)
@@ -139,12 +134,16 @@ class MarkowitzAllocator(nn.Module):
             return w
         # the leverage cap binds: split w = u - v with both legs in [0, cap] and the legs'
         # sums fixed at (L + 1) / 2 and (L - 1) / 2
-        lev = self.gross_leverage
         idx = torch.nonzero(over).flatten()
-        p_o, q_o = p[idx], q[idx]
+        s_o = s[idx]
+        eye = torch.eye(n, dtype=mu.dtype, device=mu.device)
+        p_o = 2 * (
+            gamma_t[idx, None, None] * (s_o.transpose(1, 2) @ s_o) + alpha_t[idx, None, None] * eye
+        )
         p_split = torch.cat([torch.cat([p_o, -p_o], 2), torch.cat([-p_o, p_o], 2)], 1)
-        q_split = torch.cat([q_o, -q_o], 1)
-        legs = torch.tensor([(lev + 1) / 2, (lev - 1) / 2], dtype=q.dtype, device=q.device)
+        q_split = torch.cat([mu[idx], -mu[idx]], 1)
+        lev = self.gross_leverage
+        legs = torch.tensor([(lev + 1) / 2, (lev - 1) / 2], dtype=mu.dtype, device=mu.device)
         uv = solve_box_qp(
             p_split,
             q_split,
@@ -154,8 +153,7 @@ class MarkowitzAllocator(nn.Module):
             groups=2,
             settings=self.settings,
         )
-        w_split = uv[:, :n] - uv[:, n:]
-        return w.index_put((idx,), w_split)
+        return w.index_put((idx,), uv[:, :n] - uv[:, n:])
 
 
 class MinVarianceAllocator(MarkowitzAllocator):

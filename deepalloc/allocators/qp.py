@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from deepalloc.errors import SolverError
-from deepalloc.functional.simplex import project_box_simplex
+from deepalloc.functional.simplex import box_simplex_threshold
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,10 @@ class QPSettings:
     Attributes
     ----------
     warm_steps
-        FISTA steps used to guess the active set.
+        Most FISTA steps used to guess the active set.
+    check_every
+        The warm start stops early when the set of coordinates at their bounds is the
+        same at two checks this many steps apart.
     max_iter
         Primal-dual active-set iterations before giving up.
     tol
@@ -52,7 +55,8 @@ class QPSettings:
         projected-gradient run (a guard against cycling).
     """
 
-    warm_steps: int = 25
+    warm_steps: int = 10
+    check_every: int = 4
     max_iter: int = 100
     tol: float = 1e-9
     restart_every: int = 8
@@ -61,15 +65,16 @@ class QPSettings:
 def _project(
     z: torch.Tensor, totals: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, groups: int
 ) -> torch.Tensor:
+    """Exact projection of every group onto its box-constrained simplex (no autograd)."""
     b, n = z.shape
     m = n // groups
-    flat = project_box_simplex(
+    zg, lo, hi = (
         z.reshape(b * groups, m),
-        totals.reshape(b * groups),
         lower.reshape(b * groups, m),
         upper.reshape(b * groups, m),
     )
-    return flat.reshape(b, n)
+    tau = box_simplex_threshold(zg, totals.reshape(b * groups), lo, hi)
+    return torch.minimum(torch.maximum(zg - tau[:, None], lo), hi).reshape(b, n)
 
 
 def _group_matrix(groups: int, n: int, like: torch.Tensor) -> torch.Tensor:
@@ -89,7 +94,7 @@ class _KKT:
         m.diagonal(dim1=-2, dim2=-1).add_(1.0 - fmask)
         chol, info = torch.linalg.cholesky_ex(m)
         if bool((info > 0).any()):
-            scale = torch.diagonal(p, dim1=-2, dim2=-1).abs().mean(-1)
+            scale = torch.diagonal(p, dim1=-2, dim2=-1).mean(-1)
             m.diagonal(dim1=-2, dim2=-1).add_(1e-12 * scale[:, None])
             chol, info = torch.linalg.cholesky_ex(m)
             if bool((info > 0).any()):
@@ -108,6 +113,11 @@ class _KKT:
         empty = torch.diagonal(schur, dim1=-2, dim2=-1) <= 0
         self.schur = schur + torch.diag_embed(empty.to(p.dtype))
 
+    def merge(self, idx: torch.Tensor, other: _KKT) -> None:
+        """Overwrite the samples ``idx`` with the factorisation ``other`` (of those samples)."""
+        for name in ("chol", "fmask", "a_free", "y", "schur"):
+            getattr(self, name).index_copy_(0, idx, getattr(other, name))
+
     def solve(self, rhs: torch.Tensor, budget: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Solve ``[P_FF A_F'; A_F 0] [x; nu] = [rhs_F; budget]``; x is 0 off the free set."""
         z = torch.cholesky_solve((rhs * self.fmask)[:, :, None], self.chol)  # (b, n, 1)
@@ -121,16 +131,19 @@ def _matvec(p: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.bmm(p, v.unsqueeze(-1)).squeeze(-1)
 
 
-def _largest_eigenvalue(p: torch.Tensor, steps: int = 12) -> torch.Tensor:
-    """Upper estimate of the largest eigenvalue of symmetric PSD matrices (batch, n, n)."""
-    gershgorin = p.abs().sum(-1).amax(-1)
+def _largest_eigenvalue(p: torch.Tensor, steps: int = 6) -> torch.Tensor:
+    """Upper estimate of the largest eigenvalue of symmetric PSD matrices (batch, n, n).
+
+    A few power iterations, inflated by 30%, and never above the trace (a bound for
+    PSD matrices that costs no pass over P).
+    """
     v = torch.ones(p.shape[:-1], dtype=p.dtype, device=p.device)
     for _ in range(steps):
         v = _matvec(p, v)
         v = v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(p.dtype).tiny)
     rayleigh = (v * _matvec(p, v)).sum(-1)
-    tiny = torch.finfo(p.dtype).tiny
-    return torch.minimum(1.3 * rayleigh, gershgorin).clamp_min(tiny)
+    trace = torch.diagonal(p, dim1=-2, dim2=-1).sum(-1)
+    return torch.minimum(1.3 * rayleigh, trace).clamp_min(torch.finfo(p.dtype).tiny)
 
 
 def _keep_one_free(
@@ -165,6 +178,66 @@ def _keep_one_free(
     return at_lower & ~release, at_upper & ~release
 
 
+@dataclass
+class _Problem:
+    """The data of a batch of QPs (or a subset of one)."""
+
+    p: torch.Tensor
+    q: torch.Tensor
+    totals: torch.Tensor
+    lower: torch.Tensor
+    upper: torch.Tensor
+    groups: int
+    lipschitz: torch.Tensor
+
+    def index(self, idx: torch.Tensor) -> _Problem:
+        return _Problem(
+            self.p[idx],
+            self.q[idx],
+            self.totals[idx],
+            self.lower[idx],
+            self.upper[idx],
+            self.groups,
+            self.lipschitz[idx],
+        )
+
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        return _project(z, self.totals, self.lower, self.upper, self.groups)
+
+    def fista(self, x: torch.Tensor, steps: int, check_every: int | None) -> torch.Tensor:
+        """Accelerated projected-gradient steps from ``x``; with ``check_every``, stop once
+        the pattern of coordinates at their bounds is the same at two checks."""
+        v, t = x, 1.0
+        pattern = self.pattern(x)
+        for step in range(1, steps + 1):
+            x_new = self.project(v - (_matvec(self.p, v) - self.q) / self.lipschitz)
+            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+            v = x_new + (t - 1) / t_new * (x_new - x)
+            x, t = x_new, t_new
+            if check_every and step % check_every == 0:
+                new_pattern = self.pattern(x)
+                if bool((new_pattern == pattern).all()):
+                    break
+                pattern = new_pattern
+        return x
+
+    def pattern(self, x: torch.Tensor) -> torch.Tensor:
+        """-1 at the upper bound, 1 at the lower bound, 0 free."""
+        span = (self.upper - self.lower).clamp_min(0)
+        near = max(1e-12, 4 * torch.finfo(x.dtype).eps) * (1 + span)
+        return (x <= self.lower + near).to(torch.int8) - (x >= self.upper - near).to(torch.int8)
+
+    def bound_sets(self, x: torch.Tensor, a_mat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pattern = self.pattern(x)
+        return _keep_one_free(
+            pattern == 1,
+            pattern == -1,
+            self.q - _matvec(self.p, x),
+            self.totals - x @ a_mat.T,
+            self.groups,
+        )
+
+
 def _solve(
     p: torch.Tensor,
     q: torch.Tensor,
@@ -173,69 +246,66 @@ def _solve(
     upper: torch.Tensor,
     groups: int,
     settings: QPSettings,
-) -> tuple[torch.Tensor, torch.Tensor, _KKT, int]:
-    n = q.shape[-1]
+) -> tuple[torch.Tensor, _KKT, int]:
+    b, n = q.shape
     a_mat = _group_matrix(groups, n, q)
     # warm start: FISTA on the feasible set, step 1 / (largest eigenvalue of P, estimated
     # by power iteration and inflated; never above the Gershgorin bound)
-    lipschitz = _largest_eigenvalue(p)[:, None]
-    x = _project(q / lipschitz, totals, lower, upper, groups)
-
-    def fista(x: torch.Tensor, steps: int) -> torch.Tensor:
-        v, t = x, 1.0
-        for _ in range(steps):
-            x_new = _project(v - (_matvec(p, v) - q) / lipschitz, totals, lower, upper, groups)
-            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-            v = x_new + (t - 1) / t_new * (x_new - x)
-            x, t = x_new, t_new
-        return x
-
-    def bound_sets(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        span = (upper - lower).clamp_min(0)
-        near = max(1e-12, 4 * torch.finfo(x.dtype).eps) * (1 + span)
-        at_lower = x <= lower + near
-        at_upper = (x >= upper - near) & ~at_lower
-        return _keep_one_free(at_lower, at_upper, q - _matvec(p, x), totals - x @ a_mat.T, groups)
-
-    x_pg = fista(x, settings.warm_steps)
-    at_lower, at_upper = bound_sets(x_pg)
-    diag = torch.diagonal(p, dim1=-2, dim2=-1).clamp_min(torch.finfo(p.dtype).tiny)
-    scale = 1.0 + q.abs().amax(-1) + p.abs().amax((-1, -2))
+    full = _Problem(p, q, totals, lower, upper, groups, _largest_eigenvalue(p)[:, None])
+    x_pg = full.fista(full.project(q / full.lipschitz), settings.warm_steps, settings.check_every)
+    at_lower, at_upper = full.bound_sets(x_pg, a_mat)
     eps = torch.finfo(q.dtype).eps
-    slack = max(1e-10, 10 * eps) * (1.0 + (upper - lower).abs())
     tol = max(settings.tol, 50 * eps)
+    x = torch.zeros_like(q)
+    kkt_all: _KKT | None = None
+    active = torch.arange(b, device=q.device)
     for iteration in range(1, settings.max_iter + 1):
-        free = ~(at_lower | at_upper)
-        fixed = torch.where(at_lower, lower, torch.where(at_upper, upper, torch.zeros_like(q)))
-        kkt = _KKT(p, free, a_mat)
-        rhs = q - _matvec(p, fixed)
-        budget = totals - fixed @ a_mat.T
-        x_free, nu = kkt.solve(rhs, budget)
-        x = fixed + x_free
-        grad = _matvec(p, x) - q + nu @ a_mat
-        newton = x - grad / diag
-        new_lower = newton < lower
-        new_upper = (newton > upper) & ~new_lower
-        new_fixed = torch.where(new_lower, lower, torch.where(new_upper, upper, x))
-        new_lower, new_upper = _keep_one_free(
-            new_lower, new_upper, nu @ a_mat - grad, totals - new_fixed @ a_mat.T, groups
+        # primal-dual active-set step, on the samples still running only
+        sub = full if len(active) == b else full.index(active)
+        lo_set, up_set = at_lower[active], at_upper[active]
+        free = ~(lo_set | up_set)
+        fixed = torch.where(
+            lo_set, sub.lower, torch.where(up_set, sub.upper, torch.zeros_like(sub.q))
         )
-        stationarity = (grad * free).abs().amax(-1)
-        feasible = ((x - upper <= slack) & (lower - x <= slack)).all(-1)
-        unchanged = (new_lower == at_lower).all(-1) & (new_upper == at_upper).all(-1)
-        done = unchanged & feasible & (stationarity <= tol * scale)
-        if bool(done.all()):
-            return x, free, kkt, iteration
-        at_lower, at_upper = new_lower, new_upper
+        kkt = _KKT(sub.p, free, a_mat)
+        x_free, nu = kkt.solve(sub.q - _matvec(sub.p, fixed), sub.totals - fixed @ a_mat.T)
+        x_sub = fixed + x_free
+        grad = _matvec(sub.p, x_sub) - sub.q + nu @ a_mat
+        diag = torch.diagonal(sub.p, dim1=-2, dim2=-1)
+        newton = x_sub - grad / diag.clamp_min(torch.finfo(q.dtype).tiny)
+        new_lower = newton < sub.lower
+        new_upper = (newton > sub.upper) & ~new_lower
+        new_fixed = torch.where(new_lower, sub.lower, torch.where(new_upper, sub.upper, x_sub))
+        new_lower, new_upper = _keep_one_free(
+            new_lower, new_upper, nu @ a_mat - grad, sub.totals - new_fixed @ a_mat.T, groups
+        )
+        # |P_ij| <= max_k P_kk for PSD P, so the diagonal gives the scale of P
+        scale = 1.0 + sub.q.abs().amax(-1) + diag.amax(-1)
+        slack = max(1e-10, 10 * eps) * (1.0 + (sub.upper - sub.lower).abs())
+        feasible = ((x_sub - sub.upper <= slack) & (sub.lower - x_sub <= slack)).all(-1)
+        unchanged = (new_lower == lo_set).all(-1) & (new_upper == up_set).all(-1)
+        done = unchanged & feasible & ((grad * free).abs().amax(-1) <= tol * scale)
+        x.index_copy_(0, active, x_sub)
+        if kkt_all is None:
+            kkt_all = kkt
+        else:
+            kkt_all.merge(active, kkt)
+        at_lower.index_copy_(0, active, new_lower)
+        at_upper.index_copy_(0, active, new_upper)
+        active = active[~done]
+        if len(active) == 0:
+            return x, kkt_all, iteration
         if iteration % settings.restart_every == 0:
             # active-set iterations can cycle on ill-conditioned problems: restart the
-            # samples still running from a longer projected-gradient run
-            x_pg = fista(x_pg, 4 * max(settings.warm_steps, 10))
-            restart_lower, restart_upper = bound_sets(x_pg)
-            running = ~done[:, None]
-            at_lower = torch.where(running, restart_lower, at_lower)
-            at_upper = torch.where(running, restart_upper, at_upper)
-    bad = torch.nonzero(~done).flatten().tolist()
+            # samples still running from a longer projected-gradient run (longer each time)
+            rest = full.index(active)
+            steps = 50 * (iteration // settings.restart_every)
+            x_rest = rest.fista(x_pg[active], steps, None)
+            x_pg.index_copy_(0, active, x_rest)
+            restart_lower, restart_upper = rest.bound_sets(x_rest, a_mat)
+            at_lower.index_copy_(0, active, restart_lower)
+            at_upper.index_copy_(0, active, restart_upper)
+    bad = active.tolist()
     raise SolverError(
         f"QP: expected the active-set iterations to converge within {settings.max_iter} "
         f"iterations, got {len(bad)} unconverged samples {bad[:10]}",
@@ -257,20 +327,70 @@ class BoxQPFunction(torch.autograd.Function):
         groups: int,
         settings: QPSettings,
     ) -> torch.Tensor:
-        x, _, kkt, iterations = _solve(p, q, totals, lower, upper, groups, settings)
+        x, kkt, _ = _solve(p, q, totals, lower, upper, groups, settings)
         ctx.kkt = kkt
-        ctx.iterations = iterations
         ctx.save_for_backward(x)
         return x
 
     @staticmethod
     def backward(ctx: Any, grad_x: torch.Tensor) -> tuple[Any, ...]:
         (x,) = ctx.saved_tensors
-        kkt: _KKT = ctx.kkt
-        zero_budget = torch.zeros(x.shape[0], kkt.a_free.shape[1], dtype=x.dtype, device=x.device)
-        a, _ = kkt.solve(grad_x, zero_budget)
+        a = _adjoint(ctx.kkt, grad_x)
         grad_p = -0.5 * (a[:, :, None] * x[:, None, :] + x[:, :, None] * a[:, None, :])
         return grad_p, a, None, None, None, None, None
+
+
+def _adjoint(kkt: _KKT, grad_x: torch.Tensor) -> torch.Tensor:
+    """Solve the KKT system on the final active set with right-hand side ``dL/dx``.
+
+    The result ``a`` is ``dL/dq``, and ``dL/dP = -(a x' + x a') / 2``.
+    """
+    zero_budget = grad_x.new_zeros(grad_x.shape[0], kkt.a_free.shape[1])
+    a, _ = kkt.solve(grad_x, zero_budget)
+    return a
+
+
+class MeanVarianceFunction(torch.autograd.Function):
+    """``(mu, S, gamma, alpha) -> w`` for ``P = 2 (gamma S'S + alpha I)``, ``q = mu``.
+
+    The backward pass maps the adjoint ``a`` straight to the inputs, without forming
+    ``dL/dP``: with ``dL/dP = -(a w' + w a') / 2``,
+    ``dL/dS = -2 gamma (S a w' + S w a')``, ``dL/dgamma = -2 (S a)'(S w)``,
+    ``dL/dalpha = -2 a'w`` and ``dL/dmu = a``: O(batch n^2).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        mu: torch.Tensor,
+        s: torch.Tensor,
+        gamma: torch.Tensor,
+        alpha: torch.Tensor,
+        totals: torch.Tensor,
+        lower: torch.Tensor,
+        upper: torch.Tensor,
+        settings: QPSettings,
+    ) -> torch.Tensor:
+        p = torch.bmm(s.transpose(1, 2), s).mul_((2 * gamma)[:, None, None])
+        p.diagonal(dim1=-2, dim2=-1).add_((2 * alpha)[:, None])
+        x, kkt, _ = _solve(p, mu, totals, lower, upper, 1, settings)
+        ctx.kkt = kkt
+        ctx.save_for_backward(x, s, gamma)
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, grad_x: torch.Tensor) -> tuple[Any, ...]:
+        x, s, gamma = ctx.saved_tensors
+        a = _adjoint(ctx.kkt, grad_x)
+        s_a, s_x = _matvec(s, a), _matvec(s, x)
+        grad_s = None
+        if ctx.needs_input_grad[1]:
+            grad_s = (s_a[:, :, None] * x[:, None, :] + s_x[:, :, None] * a[:, None, :]).mul_(
+                (-2 * gamma)[:, None, None]
+            )
+        grad_gamma = -2 * (s_a * s_x).sum(-1)
+        grad_alpha = -2 * (a * x).sum(-1)
+        return a, grad_s, grad_gamma, grad_alpha, None, None, None, None
 
 
 def solve_box_qp(

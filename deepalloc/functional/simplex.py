@@ -7,7 +7,19 @@ All functions are batched over a leading axis: scores (batch, asset) -> weights
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+
+def argsort_rows(x: torch.Tensor) -> torch.Tensor:
+    """Indices sorting each row of a 2-d tensor ascending (no gradient).
+
+    On the CPU NumPy's sort is several times faster than ``torch.sort`` for the short
+    rows used here, so it is used there; other devices use ``torch.argsort``.
+    """
+    if x.device.type == "cpu":
+        return torch.from_numpy(np.argsort(x.detach().numpy(), axis=-1))
+    return torch.argsort(x, dim=-1)
 
 
 def _check_cap(n_assets: int, max_weight: float) -> None:
@@ -48,7 +60,7 @@ def box_simplex_threshold(
     total_t = torch.as_tensor(total, dtype=z.dtype, device=z.device).expand(z.shape[0])
     points = torch.cat([z - upper, z - lower], dim=-1)
     slope_change = torch.cat([-torch.ones_like(z), torch.ones_like(z)], dim=-1)
-    order = torch.argsort(points, dim=-1)
+    order = argsort_rows(points)
     points = points.gather(-1, order)
     slope_change = slope_change.gather(-1, order)
     # slope of g on the interval after each breakpoint
