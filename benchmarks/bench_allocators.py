@@ -79,7 +79,9 @@ def main(quick: bool = False, device: str = "cpu") -> list[dict[str, float]]:
         rows.append(row)
         print(row, flush=True)
     print(f"\nmachine: {machine()}, device {device}\n")
-    print("| batch x assets | deepalloc ms | cvxpylayers ms | speed-up | floor ms | deepalloc / floor | max |w - w_cvxpylayers| |")
+    print(
+        "| batch x assets | deepalloc ms | cvxpylayers ms | speed-up | floor ms | deepalloc / floor | max |w - w_cvxpylayers| |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         ref = r.get("cvxpylayers_ms", float("nan"))

@@ -23,6 +23,8 @@ class AnalyticalMarkowitz(nn.Module):
         ``"min_variance"`` or ``"tangency"``.
     """
 
+    inputs = ("cov_sqrt", "mu")
+
     def __init__(self, kind: str = "min_variance"):
         super().__init__()
         check_choice("kind", kind, ("min_variance", "tangency"))

@@ -48,6 +48,8 @@ class MarkowitzAllocator(nn.Module):
         Solver settings (:class:`~deepalloc.allocators.qp.QPSettings`).
     """
 
+    inputs: tuple[str, ...] = ("mu", "cov_sqrt", "gamma", "alpha")
+
     def __init__(
         self,
         n_assets: int | None = None,
@@ -158,6 +160,8 @@ class MarkowitzAllocator(nn.Module):
 
 class MinVarianceAllocator(MarkowitzAllocator):
     """Minimum-variance portfolios on the same solver: ``min ||S w||^2 + alpha ||w||^2``."""
+
+    inputs = ("cov_sqrt", "alpha")
 
     def forward(  # type: ignore[override]
         self, cov_sqrt: torch.Tensor, alpha: float | torch.Tensor = 0.0

@@ -90,6 +90,8 @@ class RiskBudgetingAllocator(nn.Module):
         Newton iterations and tolerance on the scaled optimality condition.
     """
 
+    inputs = ("cov_sqrt",)
+
     def __init__(
         self, budgets: torch.Tensor | None = None, *, max_iter: int = 50, tol: float = 1e-12
     ):

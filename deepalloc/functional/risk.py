@@ -5,6 +5,8 @@ Returns have shape (batch, asset, time); covariances (batch, asset, asset).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from deepalloc._checks import check_choice
@@ -93,7 +95,7 @@ def ledoit_wolf_intensity(returns: torch.Tensor, target: str) -> torch.Tensor:
         corr = s / (std[..., :, None] * std[..., None, :])
         rbar = (corr.sum((-1, -2)) - n) / max(n * (n - 1), 1)
         x2 = x**2
-        theta_ii = (x2[..., :, None, :] * xx).mean(-1) - var[..., :, None] * s[..., None]
+        theta_ii = (x2[..., :, None, :] * xx).mean(-1) - var[..., :, None] * s
         ratio = std[..., None, :] / std[..., :, None]
         term = ratio * theta_ii + ratio.transpose(-1, -2) * theta_ii.transpose(-1, -2)
         eye = torch.eye(n, dtype=s.dtype, device=s.device)
@@ -123,5 +125,29 @@ def matrix_sqrt(cov: torch.Tensor, *, method: str = "eigh", jitter: float = 1e-1
     reg = cov + jitter * scale * eye
     if method == "cholesky":
         return torch.linalg.cholesky(reg).transpose(-1, -2)
-    values, vectors = torch.linalg.eigh(reg)
-    return (vectors * values.clamp_min(0).sqrt()[..., None, :]) @ vectors.transpose(-1, -2)
+    root: torch.Tensor = _SymmetricSqrt.apply(reg)
+    return root
+
+
+class _SymmetricSqrt(torch.autograd.Function):
+    """``S = C^(1/2)`` by eigendecomposition, with a backward that stays finite when
+    eigenvalues repeat (``eigh``'s own backward divides by their differences).
+
+    ``S dS + dS S = dC`` gives, in the eigenbasis ``V``,
+    ``dL/dC = V [(V' sym(G) V) / (s_i + s_j)] V'`` with ``s = sqrt(eigenvalues)``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, cov: torch.Tensor) -> torch.Tensor:
+        values, vectors = torch.linalg.eigh(cov)
+        roots = values.clamp_min(0).sqrt()
+        ctx.save_for_backward(roots, vectors)
+        return (vectors * roots[..., None, :]) @ vectors.transpose(-1, -2)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        roots, vectors = ctx.saved_tensors
+        sym = (grad + grad.transpose(-1, -2)) / 2
+        inner = vectors.transpose(-1, -2) @ sym @ vectors
+        denom = (roots[..., :, None] + roots[..., None, :]).clamp_min(torch.finfo(roots.dtype).tiny)
+        return vectors @ (inner / denom) @ vectors.transpose(-1, -2)

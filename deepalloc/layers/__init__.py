@@ -1,0 +1,20 @@
+"""Network blocks over windows (batch, channel, asset, lookback)."""
+
+from deepalloc.layers.conv import AssetConv
+from deepalloc.layers.covariance import CovarianceEstimator
+from deepalloc.layers.dense import MLP, Dense, Maxout
+from deepalloc.layers.normalization import CrossAssetAttention, InstanceNorm
+from deepalloc.layers.pooling import TimePool
+from deepalloc.layers.rnn import AssetRNN
+
+__all__ = [
+    "MLP",
+    "AssetConv",
+    "AssetRNN",
+    "CovarianceEstimator",
+    "CrossAssetAttention",
+    "Dense",
+    "InstanceNorm",
+    "Maxout",
+    "TimePool",
+]

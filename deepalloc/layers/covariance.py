@@ -1,0 +1,75 @@
+"""Differentiable covariance estimation over the lookback, with shrinkage and roots."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deepalloc._checks import check_choice, check_ndim
+from deepalloc.functional.risk import (
+    SHRINK_TARGETS,
+    covariance,
+    ledoit_wolf_intensity,
+    matrix_sqrt,
+    shrink,
+)
+
+
+class CovarianceEstimator(nn.Module):
+    """Sample covariance of each sample's window, optionally shrunk, optionally rooted.
+
+    Parameters
+    ----------
+    shrinkage
+        ``None``, or a target: ``"diagonal"``, ``"identity"``, ``"constant_correlation"``.
+    intensity
+        Shrinkage intensity in [0, 1], or ``"ledoit_wolf"`` for the Ledoit-Wolf
+        optimal intensity of each sample.
+    output
+        ``"sqrt"`` (default): a root ``S`` with ``S' S = covariance`` (for the
+        Markowitz allocators); ``"covariance"``.
+    sqrt_method
+        ``"eigh"`` (symmetric root) or ``"cholesky"``.
+    jitter
+        Relative diagonal jitter added before the root, for near-singular windows
+        (fewer steps than assets).
+    channel
+        Which channel of a 4-d input holds returns.
+    """
+
+    def __init__(
+        self,
+        shrinkage: str | None = None,
+        intensity: float | str = "ledoit_wolf",
+        *,
+        output: str = "sqrt",
+        sqrt_method: str = "eigh",
+        jitter: float = 1e-6,
+        channel: int = 0,
+    ):
+        super().__init__()
+        if shrinkage is not None:
+            check_choice("shrinkage", shrinkage, SHRINK_TARGETS)
+        if isinstance(intensity, str):
+            check_choice("intensity", intensity, ("ledoit_wolf",))
+        elif not 0.0 <= intensity <= 1.0:
+            raise ValueError(f"intensity: expected a value in [0, 1], got {intensity}")
+        check_choice("output", output, ("sqrt", "covariance"))
+        self.shrinkage, self.intensity, self.output = shrinkage, intensity, output
+        self.sqrt_method, self.jitter, self.channel = sqrt_method, jitter, channel
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Returns (batch, asset, time) or windows (batch, channel, asset, time) -> (batch, asset, asset)."""
+        if x.ndim == 4:
+            x = x[:, self.channel]
+        check_ndim("x", x, 3, "batch, asset, time")
+        cov = covariance(x, ddof=1)
+        if self.shrinkage is not None:
+            if self.intensity == "ledoit_wolf":
+                delta: float | torch.Tensor = ledoit_wolf_intensity(x, self.shrinkage)
+            else:
+                delta = float(self.intensity)
+            cov = shrink(cov, self.shrinkage, delta)
+        if self.output == "covariance":
+            return cov
+        return matrix_sqrt(cov, method=self.sqrt_method, jitter=self.jitter)

@@ -1,0 +1,79 @@
+"""Normalisation over time, and attention across assets."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deepalloc._checks import check_ndim
+
+
+class InstanceNorm(nn.Module):
+    """Standardise each (sample, channel, asset) series over time.
+
+    Parameters
+    ----------
+    n_channels
+        Channels, for the optional per-channel affine transform.
+    affine
+        Learn a scale and shift per channel after standardising.
+    eps
+        Added to the variance.
+    """
+
+    def __init__(self, n_channels: int | None = None, *, affine: bool = False, eps: float = 1e-5):
+        super().__init__()
+        if affine and n_channels is None:
+            raise ValueError(
+                "n_channels: expected the number of channels for affine=True, got None"
+            )
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(n_channels or 1)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(n_channels or 1)) if affine else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, channel, asset, time) -> same shape."""
+        check_ndim("x", x, 4, "batch, channel, asset, time")
+        mean = x.mean(-1, keepdim=True)
+        var = x.var(-1, keepdim=True, correction=0)
+        out = (x - mean) / (var + self.eps).sqrt()
+        if self.weight is not None and self.bias is not None:
+            out = out * self.weight[:, None, None] + self.bias[:, None, None]
+        return out
+
+
+class CrossAssetAttention(nn.Module):
+    """A transformer encoder over the asset axis (no positional encoding).
+
+    Every asset attends to every other, so the block models interactions between
+    assets while staying permutation-equivariant and working for any number of assets.
+
+    Parameters
+    ----------
+    in_features
+        Features per asset of the input.
+    d_model, n_heads, n_layers, dropout
+        Transformer sizes.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        d_model: int = 32,
+        n_heads: int = 4,
+        n_layers: int = 1,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.project = nn.Linear(in_features, d_model)
+        layer = nn.TransformerEncoderLayer(
+            d_model, n_heads, dim_feedforward=2 * d_model, dropout=dropout, batch_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.out_features = d_model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, features, asset) -> (batch, d_model, asset)."""
+        check_ndim("x", x, 3, "batch, features, asset")
+        tokens = self.project(x.transpose(1, 2))
+        return self.encoder(tokens).transpose(1, 2)
