@@ -48,36 +48,40 @@ def fwd_bwd(fn, inputs):
     return out
 
 
+def measure(batch: int, n: int, repeat: int, device: str) -> dict[str, float]:
+    """Time deepalloc, the cvxpylayers reference (CPU only) and the floor at one size."""
+    cap = max(2.0 / n, 0.1)
+    inputs = problem(batch, n, device=device)
+    fast = MarkowitzAllocator(n, max_weight=cap)
+    layer = cvxpylayers_markowitz(n, cap)
+
+    def reference(mu, s, gamma, alpha):
+        (w,) = layer(mu, gamma.sqrt()[:, None, None] * s, alpha.sqrt())
+        return w
+
+    def floor(mu, s, gamma, alpha):
+        cov = s.transpose(1, 2) @ s + torch.eye(n, dtype=s.dtype, device=s.device)
+        return torch.softmax(torch.linalg.solve(cov, mu), dim=-1)
+
+    w_fast = fwd_bwd(fast, inputs).detach().cpu()
+    row = {
+        "batch": batch,
+        "n": n,
+        "deepalloc_ms": median_ms(lambda: fwd_bwd(fast, inputs), repeat=repeat),
+        "floor_ms": median_ms(lambda: fwd_bwd(floor, inputs), repeat=repeat),
+    }
+    if device == "cpu":
+        w_ref = fwd_bwd(reference, inputs).detach()
+        row["cvxpylayers_ms"] = median_ms(lambda: fwd_bwd(reference, inputs), repeat=3, warmup=0)
+        row["max_abs_diff"] = float((w_ref - w_fast).abs().max())
+    return row
+
+
 def main(quick: bool = False, device: str = "cpu") -> list[dict[str, float]]:
     rows = []
     for batch, n in SIZES[:2] if quick else SIZES:
-        cap = max(2.0 / n, 0.1)
-        inputs = problem(batch, n, device=device)
-        fast = MarkowitzAllocator(n, max_weight=cap)
-        layer = cvxpylayers_markowitz(n, cap)
-
-        def reference(mu, s, gamma, alpha):
-            (w,) = layer(mu, gamma.sqrt()[:, None, None] * s, alpha.sqrt())
-            return w
-
-        def floor(mu, s, gamma, alpha):
-            cov = s.transpose(1, 2) @ s + torch.eye(n, dtype=s.dtype, device=s.device)
-            return torch.softmax(torch.linalg.solve(cov, mu), dim=-1)
-
-        w_fast = fwd_bwd(fast, inputs).detach().cpu()
-        repeat = 3 if quick else 7
-        t_fast = median_ms(lambda: fwd_bwd(fast, inputs), repeat=repeat)
-        t_floor = median_ms(lambda: fwd_bwd(floor, inputs), repeat=repeat)
-        row = {"batch": batch, "n": n, "deepalloc_ms": t_fast, "floor_ms": t_floor}
-        if device == "cpu":
-            cpu_inputs = inputs
-            w_ref = fwd_bwd(reference, cpu_inputs).detach()
-            row["cvxpylayers_ms"] = median_ms(
-                lambda: fwd_bwd(reference, cpu_inputs), repeat=3, warmup=0
-            )
-            row["max_abs_diff"] = float((w_ref - w_fast).abs().max())
-        rows.append(row)
-        print(row, flush=True)
+        rows.append(measure(batch, n, 3 if quick else 7, device))
+        print(rows[-1], flush=True)
     print(f"\nmachine: {machine()}, device {device}\n")
     print(
         "| batch x assets | deepalloc ms | cvxpylayers ms | speed-up | floor ms | deepalloc / floor | max |w - w_cvxpylayers| |"
