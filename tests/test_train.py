@@ -1,0 +1,254 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from deepalloc.data import WindowLoader, holdout_split, make_windows, synthetic_market
+from deepalloc.errors import SolverError
+from deepalloc.losses import SharpeLoss, VolatilityLoss
+from deepalloc.networks import DenseNet, StackedLSTMNet
+from deepalloc.train import TrainingError, evaluate_metrics, fit, predict
+from deepalloc.train_logging import MLflowLogger
+
+
+@pytest.fixture(scope="module")
+def market():
+    returns = synthetic_market(900, 6, seed=0, momentum=0.3)
+    return make_windows(returns, lookback=20, horizon=5)
+
+
+def loaders(windows, fold, batch_size=32, seed=0):
+    train = WindowLoader(windows, fold.train, batch_size=batch_size, shuffle=True, generator=seed)
+    val = WindowLoader(windows, fold.val, batch_size=256)
+    return train, val
+
+
+def test_early_stopping_restores_best_validation_weights(market):
+    fold = holdout_split(market, test=0.2, val=0.2)
+    train, val = loaders(market, fold)
+    torch.manual_seed(0)
+    net = DenseNet(1, 20, hidden=(64, 64))
+    result = fit(
+        net,
+        SharpeLoss(),
+        train,
+        val_loader=val,
+        epochs=200,
+        lr=3e-2,
+        patience=3,
+        seed=1,
+        progress=False,
+    )
+    assert result.stopped_early
+    last_epoch = int(result.history["epoch"].max())
+    assert last_epoch < 200
+    val_loss = result.history.query("split == 'val' and metric == 'loss'").set_index("epoch")[
+        "value"
+    ]
+    assert result.best_epoch == int(val_loss.idxmin())
+    assert result.best_epoch == last_epoch - 3
+    now = evaluate_metrics(net, val, {"loss": SharpeLoss()})["loss"]
+    assert math.isclose(now, val_loss.min(), rel_tol=1e-5, abs_tol=1e-6)
+    assert now < val_loss.loc[last_epoch] or math.isclose(now, val_loss.loc[last_epoch])
+    assert set(result.history.columns) == {"epoch", "split", "metric", "value"}
+
+
+def test_resume_continues_exactly(market, tmp_path):
+    fold = holdout_split(market, test=0.2, val=0.2)
+
+    def run(epochs, resume=None):
+        torch.manual_seed(0)  # test-only: identical initial weights
+        net = StackedLSTMNet(1, hidden_size=8, dropout=0.3).double()
+        train, val = loaders(market, fold, batch_size=64)
+        fit(
+            net,
+            SharpeLoss(),
+            train,
+            val_loader=val,
+            epochs=epochs,
+            lr=1e-2,
+            seed=3,
+            schedule="exponential",
+            checkpoint=tmp_path / f"ck{epochs}{resume is not None}.pt",
+            resume=resume,
+            progress=False,
+            dtype=torch.float64,
+            patience=100,
+        )
+        return net
+
+    straight = run(4)
+    run(2)
+    resumed = run(4, resume=tmp_path / "ck2False.pt")
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_seed_reproducible_and_global_rng_untouched(market):
+    fold = holdout_split(market, test=0.2, val=0.2)
+    before = torch.get_rng_state()
+
+    def run(seed):
+        torch.manual_seed(0)
+        net = StackedLSTMNet(1, hidden_size=8, dropout=0.3)
+        train, _ = loaders(market, fold)
+        state = torch.get_rng_state()
+        fit(net, SharpeLoss(), train, epochs=2, lr=1e-2, seed=seed, progress=False)
+        assert torch.equal(torch.get_rng_state(), state)  # the caller's generator is untouched
+        return torch.cat([p.flatten() for p in net.parameters()])
+
+    assert torch.equal(run(5), run(5))
+    assert not torch.equal(run(5), run(6))
+    torch.set_rng_state(before)
+
+
+class FlakyNet(nn.Module):
+    """Raises a SolverError on one call, as a failing allocator would."""
+
+    def __init__(self, fail_on_call, error=SolverError):
+        super().__init__()
+        self.inner = DenseNet(1, 20)
+        self.calls = 0
+        self.fail_on_call, self.error = fail_on_call, error
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            raise self.error("injected failure")
+        return self.inner(x)
+
+
+def test_failure_policies(market):
+    fold = holdout_split(market, test=0.2, val=0.2)
+    train, _ = loaders(market, fold)
+    with pytest.raises(TrainingError, match="epoch 1, batch 2: injected failure"):
+        fit(FlakyNet(3), SharpeLoss(), train, epochs=1, progress=False)
+    with pytest.warns(RuntimeWarning, match="skipped epoch 1, batch 2"):
+        result = fit(FlakyNet(3), SharpeLoss(), train, epochs=2, on_failure="skip", progress=False)
+    assert result.skipped_batches == 1
+    skipped = result.history.query("metric == 'skipped_batches'")["value"].tolist()
+    assert skipped == [1.0, 0.0]
+    with pytest.raises(KeyboardInterrupt):
+        fit(
+            FlakyNet(2, KeyboardInterrupt),
+            SharpeLoss(),
+            train,
+            epochs=1,
+            on_failure="skip",
+            progress=False,
+        )
+
+
+def test_non_finite_loss_is_caught(market):
+    class NanNet(DenseNet):
+        def forward(self, x):
+            return super().forward(x) * float("nan")
+
+    fold = holdout_split(market, test=0.2, val=0.2)
+    train, _ = loaders(market, fold)
+    with pytest.raises(TrainingError, match="epoch 1, batch 0: non-finite loss"):
+        fit(NanNet(1, 20), SharpeLoss(), train, epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "rmsprop"])
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("exponential", lambda k: 0.01 * 0.5**k),
+        ("step", lambda k: 0.01 * 0.5 ** (k // 2)),
+        ("polynomial", lambda k: 0.01 * (1 - k / 4)),
+        ("cosine", lambda k: 0.01 * (1 + math.cos(math.pi * k / 4)) / 2),
+    ],
+)
+def test_optimizers_and_schedules(market, optimizer, schedule, expected):
+    fold = holdout_split(market, test=0.2, val=0.2)
+    train, _ = loaders(market, fold, batch_size=256)
+    torch.manual_seed(0)
+    options = {"gamma": 0.5, "step_size": 2}
+    result = fit(
+        DenseNet(1, 20),
+        SharpeLoss(),
+        train,
+        epochs=4,
+        lr=0.01,
+        optimizer=optimizer,
+        schedule=schedule,
+        schedule_options=options,
+        progress=False,
+    )
+    lrs = result.history.query("metric == 'lr'")["value"].to_numpy()
+    np.testing.assert_allclose(lrs, [expected(k) for k in range(4)], rtol=1e-9)
+
+
+def test_penalties_shrink_chosen_parameters(market):
+    fold = holdout_split(market, test=0.2, val=0.2)
+
+    def norm(**kw):
+        torch.manual_seed(0)
+        net = DenseNet(1, 20)
+        train, _ = loaders(market, fold)
+        fit(net, SharpeLoss(), train, epochs=3, lr=1e-2, seed=0, progress=False, **kw)
+        return sum(float((p**2).sum()) for n, p in net.named_parameters() if "weight" in n)
+
+    assert norm(l2=1.0, penalize=["weight"]) < 0.5 * norm()
+    assert norm(l1=0.1) < norm()
+
+
+def test_returns_kind_must_match_dataset(market):
+    fold = holdout_split(market, test=0.2, val=0.2)
+    train, _ = loaders(market, fold)
+    with pytest.raises(ValueError, match="expected returns of kind 'simple'"):
+        fit(DenseNet(1, 20), SharpeLoss(kind="log"), train, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="monitor: expected one of"):
+        fit(
+            DenseNet(1, 20),
+            SharpeLoss(),
+            train,
+            val_loader=train,
+            monitor="vol",
+            epochs=1,
+            progress=False,
+        )
+
+
+def test_validation_metrics_are_recorded(market):
+    fold = holdout_split(market, test=0.2, val=0.2)
+    train, val = loaders(market, fold)
+    result = fit(
+        DenseNet(1, 20),
+        SharpeLoss(),
+        train,
+        val_loader=val,
+        epochs=2,
+        metrics={"vol": VolatilityLoss()},
+        progress=True,
+    )
+    metrics = set(result.history.query("split == 'val'")["metric"])
+    assert metrics == {"loss", "vol"}
+
+
+def test_predict_on_data_without_future_returns():
+    returns = synthetic_market(120, 4, seed=2)
+    torch.manual_seed(0)
+    net = DenseNet(1, 30)
+    weights = predict(net, returns, lookback=30)
+    assert isinstance(weights, pd.DataFrame)
+    assert weights.index[-1] == returns.index[-1]  # the last date has no future at all
+    assert weights.index[0] == returns.index[29]
+    assert list(weights.columns) == list(returns.columns)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-6)
+    windows = make_windows(returns, lookback=30, horizon=0)
+    pd.testing.assert_frame_equal(predict(net, windows), weights)
+    with pytest.raises(ValueError, match="lookback: expected the window length"):
+        predict(net, returns)
+
+
+def test_missing_extra_names_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # makes "import mlflow" fail
+    with pytest.raises(ImportError, match=r"deepalloc\[mlflow\]"):
+        MLflowLogger()
