@@ -387,7 +387,7 @@ def _train_epoch(
         try:
             value = loss(network(x), y).mean()
             if not bool(torch.isfinite(value)):
-                raise FloatingPointError(f"non-finite loss {float(value)}")
+                raise FloatingPointError(f"non-finite loss {float(value.detach())}")
         except (SolverError, FloatingPointError) as err:
             message = f"epoch {epoch}, batch {batch}: {err}"
             if on_failure == "raise":
