@@ -46,8 +46,10 @@ OBJECTIVE_INPUTS: dict[str, tuple[str, ...]] = {
     "max_return": ("mu", "cov_sqrt"),
     "max_entropy": ("mu",),
     "risk_budgeting": ("cov_sqrt",),
+    "max_sharpe": ("mu", "cov_sqrt"),
 }
 _DEFAULTS = {"gamma": 1.0, "alpha": 0.0}
+NORMALISED = ("risk_budgeting", "max_sharpe")
 
 Group = tuple[Sequence[int], float]
 Builder = Callable[[cp.Variable, Mapping[str, cp.Parameter]], cp.Problem]
@@ -73,9 +75,11 @@ class ConvexAllocator(nn.Module):
         ``"mean_variance"`` (maximise ``mu'w - gamma ||S w||^2 - alpha ||w||^2``),
         ``"min_variance"`` (minimise ``||S w||^2 + alpha ||w||^2``), ``"max_return"``
         (maximise ``mu'w`` with ``||S w|| <= risk_limit``), ``"max_entropy"``
-        (maximise ``mu'w + entropy(w)``), or ``"risk_budgeting"`` (the log-barrier
-        problem whose normalised solution has risk contributions ``budgets``). Ignored
-        when ``builder`` is given.
+        (maximise ``mu'w + entropy(w)``), ``"risk_budgeting"`` (the log-barrier
+        problem whose normalised solution has risk contributions ``budgets``), or
+        ``"max_sharpe"`` (long-only tangency: ``min ||S y||^2`` with ``mu'y = 1``,
+        ``y >= 0``, normalised; needs some positive ``mu``). Ignored when ``builder``
+        is given.
     budget
         ``sum(w) = budget``; ``None`` for no budget constraint.
     long_only
@@ -158,7 +162,7 @@ class ConvexAllocator(nn.Module):
                 budgets=budgets,
             )
             self.inputs = OBJECTIVE_INPUTS[objective] + (("previous_weights",) if turnover else ())
-            self.normalise = objective == "risk_budgeting"
+            self.normalise = objective in NORMALISED
         if not problem.is_dpp():
             raise ValueError("problem: expected a DPP-compliant cvxpy problem, got one that is not")
         self.objective = None if builder is not None else objective
@@ -183,12 +187,17 @@ class ConvexAllocator(nn.Module):
         mu = cp.Parameter(n, name="mu")
         risk = cp.Parameter((n, n), name="risk")  # sqrt(gamma) * S, keeps the problem DPP
         ridge = cp.Parameter(nonneg=True, name="ridge")  # sqrt(alpha)
+        if objective in NORMALISED and (
+            any(v is not None for v in (lower, upper, gross_leverage, turnover)) or groups
+        ):
+            raise ValueError(
+                f"objective: expected no extra constraints with {objective!r} (its solution "
+                "is normalised afterwards), got some"
+            )
+        if objective == "max_sharpe":
+            problem = cp.Problem(cp.Minimize(cp.sum_squares(risk @ w)), [mu @ w == 1, w >= 0])
+            return problem, [mu, risk]
         if objective == "risk_budgeting":
-            if any(v is not None for v in (lower, upper, gross_leverage, turnover)) or groups:
-                raise ValueError(
-                    "objective: expected no extra constraints with 'risk_budgeting' (its "
-                    "solution is normalised afterwards), got some"
-                )
             b = np.full(n, 1.0 / n) if budgets is None else np.asarray(budgets, float)
             b = b / b.sum()
             problem = cp.Problem(
