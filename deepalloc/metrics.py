@@ -21,7 +21,10 @@ def infer_periods_per_year(returns: pd.Series) -> int:
             "periods_per_year: expected a DatetimeIndex with at least two dates to infer "
             f"it from, got {type(returns.index).__name__} of length {len(returns)}; pass it"
         )
-    days = float(np.median(np.diff(returns.index.asi8)) / 86_400e9)
+    days = (
+        float(np.median(np.diff(returns.index.values).astype("timedelta64[s]").astype(float)))
+        / 86_400
+    )
     return next(ppy for limit, ppy in _PERIODS if days <= limit)
 
 

@@ -191,7 +191,9 @@ def test_penalties_shrink_chosen_parameters(market):
         net = DenseNet(1, 20)
         train, _ = loaders(market, fold)
         fit(net, SharpeLoss(), train, epochs=3, lr=1e-2, seed=0, progress=False, **kw)
-        return sum(float((p.detach() ** 2).sum()) for n, p in net.named_parameters() if "weight" in n)
+        return sum(
+            float((p.detach() ** 2).sum()) for n, p in net.named_parameters() if "weight" in n
+        )
 
     assert norm(l2=1.0, penalize=["weight"]) < 0.5 * norm()
     assert norm(l1=0.1) < norm()
