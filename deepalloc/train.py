@@ -9,7 +9,6 @@ caller's global state is untouched) and the loader's generator is seeded from it
 
 from __future__ import annotations
 
-import copy
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -330,7 +329,9 @@ def fit(
                 postfix[f"val_{monitor}"] = f"{scores[monitor]:.4g}"
                 if scores[monitor] < state.best_score:
                     state.best_score, state.best_epoch, state.bad_epochs = scores[monitor], epoch, 0
-                    state.best_weights = copy.deepcopy(network.state_dict())
+                    state.best_weights = {
+                        k: v.detach().clone() for k, v in network.state_dict().items()
+                    }
                 else:
                     state.bad_epochs += 1
             state.rows += rows

@@ -108,6 +108,8 @@ class ConvexAllocator(nn.Module):
         ``"raise"`` (default) or ``"equal_weight"``.
     """
 
+    layer: CvxpyLayer
+
     def __init__(
         self,
         n_assets: int,
@@ -166,7 +168,9 @@ class ConvexAllocator(nn.Module):
         if not problem.is_dpp():
             raise ValueError("problem: expected a DPP-compliant cvxpy problem, got one that is not")
         self.objective = None if builder is not None else objective
-        self.layer = CvxpyLayer(problem, parameters=cp_params, variables=[w])
+        # kept out of the module registry: its buffers are constants of the problem (sparse,
+        # float64, CPU), not model state, and must not follow .to(dtype) or state_dict()
+        object.__setattr__(self, "layer", CvxpyLayer(problem, parameters=cp_params, variables=[w]))
 
     def _declarative(
         self,
