@@ -1,0 +1,67 @@
+"""Every example runs, in a small setting, so examples never rot."""
+
+import math
+
+import pytest
+
+from examples import (
+    backtest_external,
+    costa_iyengar,
+    custom_convex,
+    quickstart,
+    thesis_architectures,
+    zhang_zohren_roberts,
+)
+
+
+def test_quickstart():
+    table = quickstart.main(start="2019-01-01", epochs=2)
+    assert list(table.columns) == ["dense_softmax", "equal_weight"]
+    assert math.isfinite(table.loc["sharpe_ratio", "dense_softmax"])
+
+
+def test_thesis_architectures():
+    table = thesis_architectures.main(start="2020-06-01", epochs=1, convex_epochs=1)
+    assert {
+        "dense_softmax",
+        "conv_softmax",
+        "lstm_softmax",
+        "lstm_tanh",
+        "dense_convex_sectors",
+    } <= set(table.index)
+
+
+def test_zhang_zohren_roberts():
+    table = zhang_zohren_roberts.main(first_test="2022-01-01", epochs=1, hidden_size=8)
+    assert "lstm_sharpe" in table.index
+
+
+def test_costa_iyengar_equal_weight_row_matches_the_paper():
+    table = costa_iyengar.main(epochs=1)
+    ew = table.loc["equal_weight"]
+    assert round(ew["annual_return"], 3) == 0.156
+    assert round(ew["volatility"], 3) == 0.149
+    assert round(ew["sharpe"], 2) == 1.05
+    assert (
+        str(ew["first_date"].date()) == "2013-01-25" and str(ew["last_date"].date()) == "2021-10-01"
+    )
+    assert math.isfinite(table.loc["nominal_e2e", "sharpe"])
+
+
+@pytest.mark.slow
+def test_costa_iyengar_end_to_end_row_is_near_the_paper():
+    row = costa_iyengar.main().loc["nominal_e2e"]
+    assert row["sharpe"] > 1.0 and abs(row["volatility"] - 0.188) < 0.03
+
+
+def test_custom_convex():
+    out = custom_convex.main(start="2021-06-01", te=0.03)
+    weights = out["weights"]
+    assert (weights.sum(axis=1) - 1).abs().max() < 1e-6
+    assert (weights.diff().abs().sum(axis=1).iloc[1:] <= 0.5 + 1e-6).all()
+
+
+def test_backtest_external(tmp_path):
+    table = backtest_external.main(start="2015-01-01", output=str(tmp_path))
+    assert (tmp_path / "weights.csv").exists() and (tmp_path / "equity.png").exists()
+    assert table.loc["n_trades", "momentum"] > 10
