@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
+import pandas as pd
 import torch
 
 
@@ -57,6 +58,19 @@ def peak_increase_mb(setup: str, work: str) -> float:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     return float(json.loads(out.strip().splitlines()[-1])["peak_increase_mb"])
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A Markdown table of ``frame`` (numbers to three significant digits)."""
+
+    def cell(value: object) -> str:
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += [
+        "| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
+    return "\n".join(lines)
 
 
 def machine() -> str:
