@@ -257,7 +257,7 @@ class LSTMMarkowitzNet(RecurrentNet):
         Cap of the default allocator.
     covariance
         Covariance estimator (default: Ledoit-Wolf toward the diagonal, square root).
-    hidden_size, num_layers, allocator
+    hidden_size, num_layers, bidirectional, pool, allocator
         As for :class:`RecurrentNet`; the allocator must take ``(mu, cov_sqrt, gamma, alpha)``.
     """
 
@@ -267,6 +267,8 @@ class LSTMMarkowitzNet(RecurrentNet):
         *,
         hidden_size: int = 32,
         num_layers: int = 1,
+        bidirectional: bool = False,
+        pool: str = "last",
         max_weight: float = 1.0,
         returns_channel: int = 0,
         covariance: nn.Module | None = None,
@@ -276,6 +278,8 @@ class LSTMMarkowitzNet(RecurrentNet):
             n_channels,
             hidden_size=hidden_size,
             num_layers=num_layers,
+            bidirectional=bidirectional,
+            pool=pool,
             allocator=allocator or MarkowitzAllocator(max_weight=max_weight),
         )
         if not isinstance(self.head, MeanVarianceHead):
