@@ -29,6 +29,15 @@ def check_positive_int(name: str, value: object, *, allow_zero: bool = False) ->
     return value
 
 
+def check_feasible_cap(n_assets: int, max_weight: float) -> None:
+    """Raise unless ``n_assets`` weights capped at ``max_weight`` can sum to one."""
+    if max_weight * n_assets < 1 - 1e-12:
+        raise ValueError(
+            f"max_weight: expected max_weight x n_assets >= 1 for a feasible budget, got "
+            f"{max_weight} x {n_assets} = {max_weight * n_assets:g}"
+        )
+
+
 def check_ndim(name: str, tensor: torch.Tensor, ndim: int, axes: str) -> None:
     """Raise unless ``tensor`` has ``ndim`` dimensions; ``axes`` names them for the message."""
     if not isinstance(tensor, torch.Tensor):

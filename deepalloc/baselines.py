@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepalloc._checks import check_ndim
+from deepalloc._checks import check_feasible_cap, check_ndim
 from deepalloc.allocators import MinVarianceAllocator, RiskBudgetingAllocator
 from deepalloc.functional.risk import SHRINK_TARGETS, covariance, matrix_sqrt, shrink
 
@@ -201,10 +201,7 @@ class MaximumReturn(Baseline):
         """x (batch, channel, asset, lookback) -> weights (batch, asset)."""
         mu = self.returns(x).mean(-1)
         n = mu.shape[1]
-        if self.max_weight * n < 1 - 1e-12:
-            raise ValueError(
-                f"max_weight: expected max_weight x n_assets >= 1, got {self.max_weight} x {n}"
-            )
+        check_feasible_cap(n, self.max_weight)
         order = torch.argsort(mu, dim=-1, descending=True)
         filled = torch.arange(n, dtype=x.dtype, device=x.device) * self.max_weight
         ranked = (1.0 - filled).clamp(0.0, self.max_weight)

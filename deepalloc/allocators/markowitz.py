@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepalloc._checks import check_ndim, check_same_size
+from deepalloc._checks import check_feasible_cap, check_ndim, check_same_size
 from deepalloc.allocators.qp import MeanVarianceFunction, QPSettings, solve_box_qp
 
 
@@ -68,20 +68,12 @@ class MarkowitzAllocator(nn.Module):
                 f"{gross_leverage} with allow_short={allow_short}"
             )
         if n_assets is not None:
-            self._check_cap(n_assets, max_weight)
+            check_feasible_cap(n_assets, max_weight)
         self.n_assets = n_assets
         self.max_weight = max_weight
         self.allow_short = allow_short
         self.gross_leverage = gross_leverage
         self.settings = settings or QPSettings()
-
-    @staticmethod
-    def _check_cap(n_assets: int, max_weight: float) -> None:
-        if max_weight * n_assets < 1 - 1e-12:
-            raise ValueError(
-                f"max_weight: expected max_weight x n_assets >= 1 (a feasible budget), got "
-                f"{max_weight} x {n_assets} = {max_weight * n_assets:g}"
-            )
 
     def forward(
         self,
@@ -117,7 +109,7 @@ class MarkowitzAllocator(nn.Module):
         )
         if self.n_assets is not None and n != self.n_assets:
             raise ValueError(f"mu: expected {self.n_assets} assets, got {n}")
-        self._check_cap(n, self.max_weight)
+        check_feasible_cap(n, self.max_weight)
         gamma_t = _per_sample("gamma", gamma, mu)
         alpha_t = _per_sample("alpha", alpha, mu)
         if bool((gamma_t.detach() < 0).any()) or bool((alpha_t.detach() < 0).any()):

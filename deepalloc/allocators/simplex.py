@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepalloc._checks import check_ndim
+from deepalloc._checks import check_feasible_cap, check_ndim
 from deepalloc.functional.simplex import capped_softmax, normalized_tanh, sparsemax
 
 
@@ -45,11 +45,8 @@ class _TemperatureAllocator(nn.Module):
             t = self.log_temperature.exp().to(scores.dtype)
         else:
             t = torch.tensor(self.temperature, dtype=scores.dtype, device=scores.device)
-        if self.max_weight is not None and self.max_weight * scores.shape[1] < 1 - 1e-12:
-            raise ValueError(
-                f"max_weight: expected max_weight x n_assets >= 1, got {self.max_weight} x "
-                f"{scores.shape[1]}"
-            )
+        if self.max_weight is not None:
+            check_feasible_cap(scores.shape[1], self.max_weight)
         return scores / t
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from deepalloc._checks import check_feasible_cap
+
 
 def argsort_rows(x: torch.Tensor) -> torch.Tensor:
     """Indices sorting each row of a 2-d tensor ascending (no gradient).
@@ -20,14 +22,6 @@ def argsort_rows(x: torch.Tensor) -> torch.Tensor:
     if x.device.type == "cpu":
         return torch.from_numpy(np.argsort(x.detach().numpy(), axis=-1))
     return torch.argsort(x, dim=-1)
-
-
-def _check_cap(n_assets: int, max_weight: float) -> None:
-    if max_weight * n_assets < 1 - 1e-12:
-        raise ValueError(
-            f"max_weight: expected max_weight x n_assets >= 1 for a feasible budget, got "
-            f"{max_weight} x {n_assets} = {max_weight * n_assets:g}"
-        )
 
 
 def box_simplex_threshold(
@@ -117,7 +111,7 @@ def project_box_simplex(
 
 def sparsemax(z: torch.Tensor, max_weight: float = 1.0) -> torch.Tensor:
     """Sparsemax: projection of scores (batch, asset) onto the simplex capped at ``max_weight``."""
-    _check_cap(z.shape[-1], max_weight)
+    check_feasible_cap(z.shape[-1], max_weight)
     return project_box_simplex(z, 1.0, 0.0, max_weight)
 
 
@@ -142,7 +136,7 @@ def capped_softmax(z: torch.Tensor, max_weight: float) -> torch.Tensor:
         Weights, shape (batch, asset).
     """
     n = z.shape[-1]
-    _check_cap(n, max_weight)
+    check_feasible_cap(n, max_weight)
     if max_weight >= 1.0:
         return torch.softmax(z, dim=-1)
     sorted_z, order = torch.sort(z.detach(), dim=-1, descending=True)
