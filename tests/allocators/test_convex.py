@@ -23,6 +23,21 @@ def test_mean_variance_matches_clarabel_and_returns_input_dtype():
         np.testing.assert_allclose(w64[i].numpy(), ref, atol=1e-6)
 
 
+@pytest.mark.parametrize(("n", "cap"), [(5, 0.35), (40, 0.05), (100, 0.02)])
+def test_mean_variance_matches_clarabel_from_5_to_100_assets(n, cap):
+    mu, s, gamma, alpha = mean_variance_problem(2, n, seed=n)
+    mu = mu * 4
+    w = ConvexAllocator(n, max_weight=cap)(mu, s, gamma, alpha)
+    binding = 0
+    for i in range(2):
+        ref = cvxpy_mean_variance(
+            mu[i].numpy(), s[i].numpy(), gamma[i].item(), alpha[i].item(), upper=cap
+        )
+        np.testing.assert_allclose(w[i].numpy(), ref, atol=1e-6)
+        binding += int((np.abs(ref - cap) < 1e-8).sum())
+    assert binding > 0
+
+
 def test_sector_limits_turnover_and_leverage_are_respected():
     mu, s, gamma, alpha = mean_variance_problem(3, N, seed=1)
     mu = mu * 20
