@@ -216,6 +216,13 @@ def _allocator(spec: Mapping[str, Any], where: str) -> nn.Module:
 def _network_builder(spec: Mapping[str, Any], where: str) -> Callable[[int, int, int], nn.Module]:
     kind = _choice(spec, where, "type", NETWORKS)
     hidden = _get(spec, where, "hidden_size", int, 32, positive=True)
+    if kind == "lstm_markowitz" and spec.get("allocator", "markowitz") != "markowitz":
+        raise ConfigError(
+            f"config {where}.allocator: expected 'markowitz' for type 'lstm_markowitz', got "
+            f"{spec.get('allocator')!r}"
+        )
+    if kind == "lstm_markowitz":
+        spec = {**spec, "allocator": "markowitz"}
     _allocator(spec, where)  # validate now, build per fold
 
     def build(n_channels: int, n_assets: int, lookback: int) -> nn.Module:
@@ -229,11 +236,7 @@ def _network_builder(spec: Mapping[str, Any], where: str) -> Callable[[int, int,
         if kind == "attention":
             return networks.AttentionNet(n_channels, hidden_size=hidden, allocator=alloc)
         if kind == "lstm_markowitz":
-            return networks.LSTMMarkowitzNet(
-                n_channels,
-                hidden_size=hidden,
-                allocator=alloc if spec.get("allocator") == "markowitz" else None,
-            )
+            return networks.LSTMMarkowitzNet(n_channels, hidden_size=hidden, allocator=alloc)
         net_class = {
             "lstm": networks.LSTMNet,
             "gru": networks.GRUNet,

@@ -54,6 +54,12 @@ def write_toml(path, cfg):
         (lambda c: c["backtest"].update(costs_bps="ten"), r"\[backtest\]\.costs_bps"),
         (lambda c: c["training"].update(lr=-1.0), r"\[training\]\.lr: expected a positive value"),
         (lambda c: c.pop("windows"), r"config \[windows\]: expected this section"),
+        (
+            lambda c: c["networks"].append(
+                {"name": "x", "type": "lstm_markowitz", "allocator": "softmax"}
+            ),
+            r"\[\[networks\]\]\[2\]\.allocator: expected 'markowitz'",
+        ),
     ],
 )
 def test_config_errors_name_the_key(config, tmp_path, edit, message):
