@@ -18,7 +18,7 @@ def test_import_is_light():
     out = subprocess.run(
         [sys.executable, "-c", CODE], capture_output=True, text=True, check=True
     ).stdout
-    heavy, convex_loaded = out.strip().splitlines()
+    heavy, convex_loaded = out.splitlines()
     assert heavy == ""
     assert convex_loaded == "True"
 
