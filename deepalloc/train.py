@@ -128,6 +128,7 @@ def evaluate_metrics(
     dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """Mean of each metric (a loss or ``(weights, y) -> (batch,)``) over every sample."""
+    device, dtype = _placement(network, device, dtype)
     network.eval()
     totals = dict.fromkeys(metrics, 0.0)
     count = 0
@@ -266,6 +267,7 @@ def fit(
     if val_loader is not None and monitor not in all_metrics:
         raise ValueError(f"monitor: expected one of {list(all_metrics)}, got {monitor!r}")
     network.to(device=device, dtype=dtype)
+    device, dtype = _placement(network, device, dtype)
     params = [p for p in network.parameters() if p.requires_grad]
     opt = _optimizer(optimizer, params, lr, weight_decay, momentum, betas)
     scheduler = _schedule(schedule, opt, epochs, schedule_options or {})
@@ -359,6 +361,16 @@ def fit(
     )
 
 
+def _placement(
+    network: nn.Module, device: torch.device | str | None, dtype: torch.dtype | None
+) -> tuple[torch.device | str | None, torch.dtype | None]:
+    """Device and dtype for batches: as given, else those of the network's parameters."""
+    reference = next((p for p in network.parameters() if p.is_floating_point()), None)
+    if reference is None:
+        return device, dtype
+    return device or reference.device, dtype or reference.dtype
+
+
 def _progress(enabled: bool, done: int, total: int) -> Any:
     if not enabled:
         return None
@@ -446,9 +458,8 @@ def predict(
         if lookback is None:
             raise ValueError("lookback: expected the window length for frame input, got None")
         windows = make_windows(data, lookback=lookback, horizon=0)
-    reference = next(iter(network.parameters()), None)
-    device = device or (reference.device if reference is not None else None)
-    dtype = dtype or (reference.dtype if reference is not None else windows.data.dtype)
+    device, dtype = _placement(network, device, dtype)
+    dtype = dtype or windows.data.dtype
     network.eval()
     x_all = windows.x
     out = []

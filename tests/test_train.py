@@ -216,6 +216,15 @@ def test_returns_kind_must_match_dataset(market):
         )
 
 
+def test_float64_network_trains_on_float32_batches(market):
+    fold = holdout_split(market, test=0.2, val=0.2)
+    train, val = loaders(market, fold)
+    net = DenseNet(1, 20).double()
+    result = fit(net, SharpeLoss(), train, val_loader=val, epochs=1, progress=False)
+    assert math.isfinite(result.history["value"].iloc[0])
+    assert next(net.parameters()).dtype == torch.float64
+
+
 def test_validation_metrics_are_recorded(market):
     fold = holdout_split(market, test=0.2, val=0.2)
     train, val = loaders(market, fold)
