@@ -31,3 +31,15 @@ def cvxpy_mean_variance(mu, s, gamma, alpha, *, lower=0.0, upper=1.0, gross=None
     obj = cp.Maximize(mu @ w - gamma * cp.sum_squares(s @ w) - alpha * cp.sum_squares(w))
     cp.Problem(obj, cons).solve(**TIGHT)
     return np.asarray(w.value)
+
+
+def assert_matches_clarabel(w, mu, s, gamma, alpha, cap) -> int:
+    """Check each sample's weights against Clarabel to 1e-6; return how many caps bind."""
+    binding = 0
+    for i in range(len(mu)):
+        ref = cvxpy_mean_variance(
+            mu[i].numpy(), s[i].numpy(), gamma[i].item(), alpha[i].item(), upper=cap
+        )
+        np.testing.assert_allclose(w[i].detach().numpy(), ref, atol=1e-6)
+        binding += int((np.abs(ref - cap) < 1e-8).sum())
+    return binding

@@ -5,7 +5,12 @@ import torch
 
 from deepalloc.allocators import ConvexAllocator, RiskBudgetingAllocator, SolverError
 from deepalloc.functional.simplex import capped_softmax
-from tests.allocators.conftest import TIGHT, cvxpy_mean_variance, mean_variance_problem
+from tests.allocators.conftest import (
+    TIGHT,
+    assert_matches_clarabel,
+    cvxpy_mean_variance,
+    mean_variance_problem,
+)
 
 N = 8
 
@@ -28,13 +33,7 @@ def test_mean_variance_matches_clarabel_from_5_to_100_assets(n, cap):
     mu, s, gamma, alpha = mean_variance_problem(2, n, seed=n)
     mu = mu * 4
     w = ConvexAllocator(n, max_weight=cap)(mu, s, gamma, alpha)
-    binding = 0
-    for i in range(2):
-        ref = cvxpy_mean_variance(
-            mu[i].numpy(), s[i].numpy(), gamma[i].item(), alpha[i].item(), upper=cap
-        )
-        np.testing.assert_allclose(w[i].numpy(), ref, atol=1e-6)
-        binding += int((np.abs(ref - cap) < 1e-8).sum())
+    binding = assert_matches_clarabel(w, mu, s, gamma, alpha, cap)
     assert binding > 0
 
 
