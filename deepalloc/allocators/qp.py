@@ -250,7 +250,7 @@ def _solve(
     b, n = q.shape
     a_mat = _group_matrix(groups, n, q)
     # warm start: FISTA on the feasible set, step 1 / (largest eigenvalue of P, estimated
-    # by power iteration and inflated; never above the Gershgorin bound)
+    # by power iteration and inflated; never above the trace)
     full = _Problem(p, q, totals, lower, upper, groups, _largest_eigenvalue(p)[:, None])
     x_pg = full.fista(full.project(q / full.lipschitz), settings.warm_steps, settings.check_every)
     at_lower, at_upper = full.bound_sets(x_pg, a_mat)
