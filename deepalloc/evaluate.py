@@ -24,7 +24,7 @@ from torch import nn
 from deepalloc import metrics
 from deepalloc.backtest import BacktestResult, backtest
 from deepalloc.baselines import EqualWeight
-from deepalloc.data import Fold, WindowLoader, Windows
+from deepalloc.data import Fold, WindowLoader, Windows, make_windows
 from deepalloc.losses import Loss
 from deepalloc.train import fit, predict
 
@@ -185,10 +185,13 @@ def asset_returns(windows: Windows, channel: int = 0) -> pd.DataFrame:
 
 
 def run_suite(
-    windows: Windows,
+    windows: Windows | pd.DataFrame,
     strategies: Sequence[Strategy],
-    folds: Sequence[Fold],
+    folds: Sequence[Fold] | Callable[[Windows], Sequence[Fold]],
     *,
+    lookback: int | None = None,
+    horizon: int | None = None,
+    gap: int = 0,
     returns: pd.DataFrame | None = None,
     costs_bps: float | pd.Series = 0.0,
     rebalance: str | None = None,
@@ -204,12 +207,14 @@ def run_suite(
     Parameters
     ----------
     windows
-        Samples (features and targets) of the whole history.
+        Samples (features and targets) of the whole history, or a frame of simple
+        asset returns (date x asset) with ``lookback`` and ``horizon`` (and ``gap``).
     strategies
         Networks and baselines; equal weight is added when absent.
     folds
         Purged folds from :func:`~deepalloc.data.holdout_split` or
-        :func:`~deepalloc.data.walk_forward_folds`; their test blocks are concatenated.
+        :func:`~deepalloc.data.walk_forward_folds` (or a function of the windows that
+        returns them); their test blocks are concatenated.
     returns
         Simple asset returns for the backtest (default: target channel 0 of the
         windows, converted from log returns if needed).
@@ -230,6 +235,12 @@ def run_suite(
     -------
     SuiteResult
     """
+    if isinstance(windows, pd.DataFrame):
+        if lookback is None or horizon is None:
+            raise ValueError("lookback, horizon: expected both for a returns frame, got None")
+        windows = make_windows(windows, lookback=lookback, horizon=horizon, gap=gap)
+    if callable(folds):
+        folds = folds(windows)
     if not folds:
         raise ValueError("folds: expected at least one fold, got none")
     names = [s.name for s in strategies]

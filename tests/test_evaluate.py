@@ -75,6 +75,23 @@ def test_ray_backend_equals_serial(setup):
     pd.testing.assert_frame_equal(serial.table, on_ray.table, check_exact=True)
 
 
+def test_suite_from_a_returns_frame(setup):
+    returns, windows, folds, strategies = setup
+    from_windows = run_suite(windows, strategies[1:], folds)
+    from_frame = run_suite(
+        returns,
+        strategies[1:],
+        lambda w: walk_forward_folds(
+            w, test_size=150, initial_train=300, train_size=250, val_size=50
+        ),
+        lookback=20,
+        horizon=5,
+    )
+    pd.testing.assert_frame_equal(from_windows.table, from_frame.table)
+    with pytest.raises(ValueError, match="lookback, horizon"):
+        run_suite(returns, strategies[1:], folds)
+
+
 def test_bad_suites(setup):
     _, windows, folds, strategies = setup
     with pytest.raises(ValueError, match="unique names"):

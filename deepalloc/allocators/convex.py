@@ -102,8 +102,14 @@ class ConvexAllocator(nn.Module):
         A custom problem: ``parameters`` maps names to shapes; ``builder(w, params)``
         receives the weight variable and a dict of ``cp.Parameter`` and returns a DPP
         ``cp.Problem``. ``forward`` then takes tensors in ``parameters`` order (or by name).
+    solver
+        cvxpylayers' solver backend (``None``: diffcp, the default; see cvxpylayers
+        for the others). With diffcp, ``solver_args["solve_method"]`` picks SCS,
+        Clarabel or ECOS.
     solver_args
-        Passed to cvxpylayers/diffcp; merged over :data:`DEFAULT_SOLVER_ARGS`.
+        Passed to the solver; with diffcp and SCS merged over
+        :data:`DEFAULT_SOLVER_ARGS`, otherwise used as given (dense derivatives kept
+        for diffcp).
     on_failure
         ``"raise"`` (default) or ``"equal_weight"``.
     """
@@ -127,6 +133,7 @@ class ConvexAllocator(nn.Module):
         budgets: Sequence[float] | None = None,
         builder: Builder | None = None,
         parameters: Mapping[str, tuple[int, ...]] | None = None,
+        solver: str | None = None,
         solver_args: Mapping[str, Any] | None = None,
         on_failure: str = "raise",
     ):
@@ -134,7 +141,14 @@ class ConvexAllocator(nn.Module):
         check_choice("on_failure", on_failure, ("raise", "equal_weight"))
         self.n_assets = n_assets
         self.on_failure = on_failure
-        self.solver_args = {**DEFAULT_SOLVER_ARGS, **(solver_args or {})}
+        method = (solver_args or {}).get("solve_method", "SCS")
+        if solver is not None:
+            defaults: dict[str, Any] = {}
+        elif method == "SCS":
+            defaults = DEFAULT_SOLVER_ARGS
+        else:  # the SCS tolerances mean nothing to another diffcp solver
+            defaults = {"mode": DEFAULT_SOLVER_ARGS["mode"]}
+        self.solver_args = {**defaults, **(solver_args or {})}
         w = cp.Variable(n_assets, name="w")
         if builder is not None:
             if not parameters:
@@ -170,7 +184,9 @@ class ConvexAllocator(nn.Module):
         self.objective = None if builder is not None else objective
         # kept out of the module registry: its buffers are constants of the problem (sparse,
         # float64, CPU), not model state, and must not follow .to(dtype) or state_dict()
-        object.__setattr__(self, "layer", CvxpyLayer(problem, parameters=cp_params, variables=[w]))
+        object.__setattr__(
+            self, "layer", CvxpyLayer(problem, parameters=cp_params, variables=[w], solver=solver)
+        )
 
     def _declarative(
         self,

@@ -37,6 +37,17 @@ def test_mean_variance_matches_clarabel_from_5_to_100_assets(n, cap):
     assert binding > 0
 
 
+def test_solve_method_is_selectable():
+    mu, s, gamma, alpha = mean_variance_problem(2, N, seed=7)
+    clarabel = ConvexAllocator(N, max_weight=0.2, solver_args={"solve_method": "Clarabel"})
+    assert clarabel.solver_args["solve_method"] == "Clarabel"
+    w = clarabel(mu, s, gamma, alpha)
+    assert_matches_clarabel_loose = np.abs(
+        w.numpy() - ConvexAllocator(N, max_weight=0.2)(mu, s, gamma, alpha).numpy()
+    ).max()
+    assert assert_matches_clarabel_loose < 1e-4  # diffcp's Clarabel stalls near 1e-5
+
+
 def test_sector_limits_turnover_and_leverage_are_respected():
     mu, s, gamma, alpha = mean_variance_problem(3, N, seed=1)
     mu = mu * 20
