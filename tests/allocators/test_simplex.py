@@ -54,15 +54,18 @@ def test_sparsemax_is_sparse_and_capped_softmax_never_exceeds_cap():
 
 
 def test_tanh_exposures():
-    z = torch.randn(50, 8, dtype=torch.float64)
+    z = torch.randn(50, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     z[0] = z[0].abs()  # a sample with no short candidate
+    z[1] = -z[1].abs()  # a sample with no long candidate
     mixed = (z > 0).any(-1) & (z < 0).any(-1)
+    assert int(mixed.sum()) == 48
     w = TanhAllocator(net=1.0, gross=1.6)(z)
-    torch.testing.assert_close(w.sum(-1), torch.ones(50, dtype=torch.float64))
-    torch.testing.assert_close(
-        w[mixed].abs().sum(-1), torch.full((int(mixed.sum()),), 1.6, dtype=torch.float64)
-    )
+    torch.testing.assert_close(w[mixed].sum(-1), torch.ones(48, dtype=torch.float64))
+    torch.testing.assert_close(w[mixed].abs().sum(-1), torch.full((48,), 1.6, dtype=torch.float64))
+    # one side only: it carries the net exposure when its sign agrees, else nothing is held
+    torch.testing.assert_close(w[0].sum(), torch.tensor(1.0, dtype=torch.float64))
     torch.testing.assert_close(w[0].abs().sum(), torch.tensor(1.0, dtype=torch.float64))
+    torch.testing.assert_close(w[1], torch.zeros(8, dtype=torch.float64))
     neutral = TanhAllocator(net=0.0)(z)
     torch.testing.assert_close(
         neutral.sum(-1), torch.zeros(50, dtype=torch.float64), atol=1e-9, rtol=0
