@@ -53,14 +53,3 @@ def check_same_size(names: Sequence[str], sizes: Sequence[int], axis: str) -> No
     if len(set(sizes)) > 1:
         pairs = ", ".join(f"{n}={s}" for n, s in zip(names, sizes, strict=True))
         raise ValueError(f"expected the same {axis} size, got {pairs}")
-
-
-def check_finite(name: str, tensor: torch.Tensor) -> None:
-    """Raise unless every element of ``tensor`` is finite, naming how many are not."""
-    bad = ~torch.isfinite(tensor)
-    if bool(bad.any()):
-        n_bad = int(bad.sum())
-        first = tuple(int(i) for i in bad.nonzero()[0])
-        raise ValueError(
-            f"{name}: expected finite values, got {n_bad} non-finite (first at index {first})"
-        )

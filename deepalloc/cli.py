@@ -15,7 +15,7 @@ import pandas as pd
 
 def _run(config: dict[str, Any], base: Path, output: str | None, progress: bool) -> int:
     from deepalloc.config import build_suite
-    from deepalloc.evaluate import run_suite
+    from deepalloc.evaluate import NetworkStrategy, run_suite
     from deepalloc.report import report
 
     start = time.perf_counter()
@@ -27,7 +27,7 @@ def _run(config: dict[str, Any], base: Path, output: str | None, progress: bool)
         flush=True,
     )
     for strategy in suite.strategies:
-        if hasattr(strategy, "fit_options"):
+        if isinstance(strategy, NetworkStrategy):
             strategy.fit_options["progress"] = progress
     result = run_suite(
         suite.windows,
