@@ -131,6 +131,7 @@ def bench_training() -> None:
     from deepdow.losses import SharpeRatio
     from deepdow.nn import BachelierNet, KeynesNet
 
+    from deepalloc.allocators import SoftmaxAllocator
     from deepalloc.losses import SharpeLoss
     from deepalloc.networks import LSTMMarkowitzNet, LSTMNet
 
@@ -154,13 +155,19 @@ def bench_training() -> None:
             "Markowitz network",
             "BachelierNet",
             BachelierNet(1, n_assets, hidden_size=32),
-            LSTMMarkowitzNet(1, hidden_size=32),
+            LSTMMarkowitzNet(1, hidden_size=16, bidirectional=True, pool="attention"),
         ),
         (
             "recurrent softmax network",
             "KeynesNet",
             KeynesNet(1, hidden_size=32, n_groups=4),
-            LSTMNet(1, hidden_size=32),
+            LSTMNet(
+                1,
+                hidden_size=16,
+                bidirectional=True,
+                pool="mean",
+                allocator=SoftmaxAllocator(temperature="learnable"),
+            ),
         ),
     ]
     rows = []

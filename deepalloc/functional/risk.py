@@ -78,8 +78,10 @@ def ledoit_wolf_intensity(returns: torch.Tensor, target: str) -> torch.Tensor:
     t = returns.shape[-1]
     x = returns - returns.mean(-1, keepdim=True)
     s = x @ x.transpose(-1, -2) / t
-    xx = x[..., :, None, :] * x[..., None, :, :]  # (batch, asset, asset, time)
-    pi_mat = ((xx - s[..., None]) ** 2).mean(-1)
+    # mean_t (x_it x_jt - s_ij)^2 = mean_t x_it^2 x_jt^2 - s_ij^2: products of (asset,
+    # time) matrices instead of a (batch, asset, asset, time) tensor
+    x2 = x**2
+    pi_mat = x2 @ x2.transpose(-1, -2) / t - s**2
     pi = pi_mat.sum((-1, -2))
     f = shrinkage_target(s, target)
     gamma = ((f - s) ** 2).sum((-1, -2))
@@ -94,8 +96,7 @@ def ledoit_wolf_intensity(returns: torch.Tensor, target: str) -> torch.Tensor:
         n = s.shape[-1]
         corr = s / (std[..., :, None] * std[..., None, :])
         rbar = (corr.sum((-1, -2)) - n) / max(n * (n - 1), 1)
-        x2 = x**2
-        theta_ii = (x2[..., :, None, :] * xx).mean(-1) - var[..., :, None] * s
+        theta_ii = (x2 * x) @ x.transpose(-1, -2) / t - var[..., :, None] * s
         ratio = std[..., None, :] / std[..., :, None]
         term = ratio * theta_ii + ratio.transpose(-1, -2) * theta_ii.transpose(-1, -2)
         eye = torch.eye(n, dtype=s.dtype, device=s.device)
