@@ -62,8 +62,8 @@ class MeanVarianceHead(nn.Module):
         Takes ``(mu, cov_sqrt, gamma, alpha)``.
     covariance
         Estimator applied to the returns channel of x (default: Ledoit-Wolf shrinkage
-        toward the diagonal, symmetric square root: the root, not the covariance, is
-        what the allocator's ``||S w||^2`` needs).
+        toward the diagonal, Cholesky root: the allocator's ``||S w||^2`` needs a
+        root, and every root gives the same weights, the triangular one cheapest).
     mu_scale
         Multiplies the linear output so expected returns start on the scale of
         per-period returns (1e-3 for daily data).
@@ -83,7 +83,9 @@ class MeanVarianceHead(nn.Module):
     ):
         super().__init__()
         self.mu = nn.Linear(n_features, 1)
-        self.covariance = covariance or CovarianceEstimator("diagonal", "ledoit_wolf")
+        self.covariance = covariance or CovarianceEstimator(
+            "diagonal", "ledoit_wolf", sqrt_method="cholesky"
+        )
         self.mu_scale = mu_scale
         self.log_gamma = nn.Parameter(torch.tensor(float(gamma)).log())
         self.log_alpha = nn.Parameter(torch.tensor(float(alpha)).log())
@@ -285,7 +287,7 @@ class LSTMMarkowitzNet(RecurrentNet):
         if not isinstance(self.head, MeanVarianceHead):
             raise ValueError("allocator: expected one taking (mu, cov_sqrt, gamma, alpha)")
         self.head.covariance = covariance or CovarianceEstimator(
-            "diagonal", "ledoit_wolf", channel=returns_channel
+            "diagonal", "ledoit_wolf", sqrt_method="cholesky", channel=returns_channel
         )
 
 

@@ -91,3 +91,17 @@ def test_any_score_allocator_fits_and_bad_allocator_rejected(market):
     assert (DenseNet(1, LOOKBACK, allocator=SparsemaxAllocator())(market.x[:4]) >= 0).all()
     with pytest.raises(ValueError, match="allocator: expected one taking"):
         LSTMMarkowitzNet(1, allocator=SparsemaxAllocator())
+
+
+def test_markowitz_head_gives_the_same_weights_with_either_covariance_root(market):
+    from deepalloc.layers import CovarianceEstimator
+
+    torch.manual_seed(0)
+    net = LSTMMarkowitzNet(1, max_weight=0.5).double().eval()
+    x = market.x[:16].double()
+    assert net.head.covariance.sqrt_method == "cholesky"
+    w_chol = net(x)
+    net.head.covariance = CovarianceEstimator("diagonal", "ledoit_wolf", sqrt_method="eigh")
+    w_eigh = net(x)
+    torch.testing.assert_close(w_chol, w_eigh, rtol=0, atol=1e-8)
+    assert (w_eigh > 1e-6).sum(-1).min() >= 2  # a real mix of assets, not a corner

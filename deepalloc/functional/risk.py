@@ -114,7 +114,10 @@ def matrix_sqrt(cov: torch.Tensor, *, method: str = "eigh", jitter: float = 1e-1
         Symmetric positive semi-definite matrices.
     method
         ``"eigh"``: the symmetric root ``V diag(sqrt(l)) V^T`` (eigenvalues clamped at 0).
-        ``"cholesky"``: the upper factor ``L^T`` of ``cov = L L^T``.
+        ``"cholesky"``: the upper factor ``L^T`` of ``cov = L L^T``, several times
+        cheaper; a matrix that is only semi-definite (a window of constant prices, say)
+        gets the symmetric root instead. Both give the same ``S^T S``, which is all
+        the mean-variance allocators use.
     jitter
         Added to the diagonal, relative to the mean variance, so near-singular inputs
         (fewer time steps than assets) stay well conditioned and differentiable.
@@ -124,10 +127,16 @@ def matrix_sqrt(cov: torch.Tensor, *, method: str = "eigh", jitter: float = 1e-1
     scale = torch.diagonal(cov, dim1=-2, dim2=-1).mean(-1)[..., None, None]
     eye = torch.eye(n, dtype=cov.dtype, device=cov.device)
     reg = cov + jitter * scale * eye
-    if method == "cholesky":
-        return torch.linalg.cholesky(reg).transpose(-1, -2)
-    root: torch.Tensor = _SymmetricSqrt.apply(reg)
-    return root
+    if method == "eigh":
+        root: torch.Tensor = _SymmetricSqrt.apply(reg)
+        return root
+    chol, info = torch.linalg.cholesky_ex(reg)
+    upper = chol.transpose(-1, -2)
+    failed = info > 0
+    if not bool(failed.any()):
+        return upper
+    fallback: torch.Tensor = _SymmetricSqrt.apply(reg[failed])
+    return upper.index_put((failed,), fallback)
 
 
 class _SymmetricSqrt(torch.autograd.Function):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepalloc.functional.risk import ledoit_wolf_intensity
+from deepalloc.functional.risk import ledoit_wolf_intensity, matrix_sqrt
 from deepalloc.layers import (
     AssetConv,
     AssetRNN,
@@ -171,6 +171,18 @@ def test_covariance_estimator(x):
     inp = torch.randn(2, 4, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     inp.requires_grad_(True)
     assert torch.autograd.gradcheck(CovarianceEstimator("identity", "ledoit_wolf"), (inp,))
+
+
+def test_cholesky_root_falls_back_to_the_symmetric_root_when_only_semidefinite():
+    rng = np.random.default_rng(3)
+    cov = torch.tensor(np.cov(rng.normal(size=(3, 5, 40))[0]))[None].repeat(3, 1, 1)
+    cov[1] = 0.0  # constant prices: no positive definite factor exists
+    cov[2, 0, :] = cov[2, :, 0] = 0.0  # one asset without variance
+    root = matrix_sqrt(cov, method="cholesky", jitter=0.0)
+    torch.testing.assert_close(root.transpose(1, 2) @ root, cov, rtol=1e-8, atol=1e-12)
+    # the positive definite sample keeps its triangular factor
+    assert torch.equal(root[0], torch.triu(root[0]))
+    torch.testing.assert_close(root[1], torch.zeros(5, 5, dtype=torch.float64))
 
 
 def test_instance_norm_and_cross_asset_attention(x):
