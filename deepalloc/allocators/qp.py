@@ -15,8 +15,11 @@ onto each group's box-constrained simplex guess the active set; primal-dual acti
 iterations then solve the KKT system exactly, each a batched Cholesky solve of ``P``
 restricted to the free coordinates (bound coordinates are replaced by identity rows, so
 every sample keeps a fixed-size system) with the budget rows handled by a small Schur
-complement. The result is checked on its KKT residual; a sample that does not converge
-raises :class:`~deepalloc.errors.SolverError` naming it.
+complement. The result is checked on its KKT residual. Those iterations can cycle on
+ill-conditioned problems, so samples still running after a few of them finish with a
+primal active-set method that cannot (:mod:`deepalloc.allocators.qp_primal`); a sample
+that does not converge within ``max_iter`` raises :class:`~deepalloc.errors.SolverError`
+naming it.
 
 Backward: implicit differentiation of the KKT conditions on the final active set,
 reusing the last factorisation: ``dL/dq = a`` and ``dL/dP = -(a x' + x a') / 2`` where
@@ -30,6 +33,8 @@ from typing import Any
 
 import torch
 
+from deepalloc.allocators.qp_kkt import ReducedKKT, group_matrix, keep_one_free, matvec
+from deepalloc.allocators.qp_primal import primal_active_set
 from deepalloc.errors import SolverError
 from deepalloc.functional.simplex import box_simplex_threshold
 
@@ -46,20 +51,29 @@ class QPSettings:
         The warm start stops early when the set of coordinates at their bounds is the
         same at two checks this many steps apart.
     max_iter
-        Primal-dual active-set iterations before giving up.
+        Active-set iterations (of both methods) before giving up.
     tol
         Tolerance on the scaled KKT residual (never below 50 machine epsilons of the
         inputs' dtype).
-    restart_every
-        Active-set iterations after which samples still running restart from a longer
-        projected-gradient run (a guard against cycling).
+    fallback_after
+        Primal-dual active-set iterations after which samples still running continue
+        with the primal active-set method (:mod:`deepalloc.allocators.qp_primal`),
+        which cannot cycle.
     """
 
     warm_steps: int = 10
     check_every: int = 4
-    max_iter: int = 100
+    max_iter: int = 500
     tol: float = 1e-9
-    restart_every: int = 8
+    fallback_after: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("warm_steps", "check_every", "max_iter", "fallback_after"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (0 if name == "warm_steps" else 1):
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if not self.tol > 0:
+            raise ValueError(f"tol: expected a positive number, got {self.tol!r}")
 
 
 def _project(
@@ -77,60 +91,6 @@ def _project(
     return torch.minimum(torch.maximum(zg - tau[:, None], lo), hi).reshape(b, n)
 
 
-def _group_matrix(groups: int, n: int, like: torch.Tensor) -> torch.Tensor:
-    """A (groups, n) 0/1 matrix: row g marks the coordinates of group g."""
-    m = n // groups
-    return torch.repeat_interleave(
-        torch.eye(groups, dtype=like.dtype, device=like.device), m, dim=1
-    )
-
-
-class _KKT:
-    """The reduced KKT system of one active set, factorised once."""
-
-    def __init__(self, p: torch.Tensor, free: torch.Tensor, a_mat: torch.Tensor):
-        fmask = free.to(p.dtype)
-        m = p.masked_fill(~(free[:, :, None] & free[:, None, :]), 0.0)
-        m.diagonal(dim1=-2, dim2=-1).add_(1.0 - fmask)
-        chol, info = torch.linalg.cholesky_ex(m)
-        if bool((info > 0).any()):
-            scale = torch.diagonal(p, dim1=-2, dim2=-1).mean(-1)
-            m.diagonal(dim1=-2, dim2=-1).add_(1e-12 * scale[:, None])
-            chol, info = torch.linalg.cholesky_ex(m)
-            if bool((info > 0).any()):
-                bad = torch.nonzero(info > 0).flatten().tolist()
-                raise SolverError(
-                    f"QP: expected a positive definite P on the free assets, got a singular "
-                    f"system for samples {bad}",
-                    bad,
-                )
-        self.chol = chol
-        self.fmask = fmask
-        a_free = a_mat[None] * fmask[:, None, :]  # (b, g, n)
-        self.a_free = a_free
-        self.y = torch.cholesky_solve(a_free.transpose(1, 2), chol)  # (b, n, g)
-        schur = a_free @ self.y  # (b, g, g)
-        empty = torch.diagonal(schur, dim1=-2, dim2=-1) <= 0
-        self.schur = schur + torch.diag_embed(empty.to(p.dtype))
-
-    def merge(self, idx: torch.Tensor, other: _KKT) -> None:
-        """Overwrite the samples ``idx`` with the factorisation ``other`` (of those samples)."""
-        for name in ("chol", "fmask", "a_free", "y", "schur"):
-            getattr(self, name).index_copy_(0, idx, getattr(other, name))
-
-    def solve(self, rhs: torch.Tensor, budget: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Solve ``[P_FF A_F'; A_F 0] [x; nu] = [rhs_F; budget]``; x is 0 off the free set."""
-        z = torch.cholesky_solve((rhs * self.fmask)[:, :, None], self.chol)  # (b, n, 1)
-        nu = torch.linalg.solve(self.schur, self.a_free @ z - budget[:, :, None])
-        x = (z - self.y @ nu).squeeze(-1) * self.fmask
-        return x, nu.squeeze(-1)
-
-
-def _matvec(p: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Batched ``P v``: (batch, n, n) x (batch, n) -> (batch, n)."""
-    return torch.bmm(p, v.unsqueeze(-1)).squeeze(-1)
-
-
 def _largest_eigenvalue(p: torch.Tensor, steps: int = 6) -> torch.Tensor:
     """Upper estimate of the largest eigenvalue of symmetric PSD matrices (batch, n, n).
 
@@ -139,43 +99,11 @@ def _largest_eigenvalue(p: torch.Tensor, steps: int = 6) -> torch.Tensor:
     """
     v = torch.ones(p.shape[:-1], dtype=p.dtype, device=p.device)
     for _ in range(steps):
-        v = _matvec(p, v)
+        v = matvec(p, v)
         v = v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(p.dtype).tiny)
-    rayleigh = (v * _matvec(p, v)).sum(-1)
+    rayleigh = (v * matvec(p, v)).sum(-1)
     trace = torch.diagonal(p, dim1=-2, dim2=-1).sum(-1)
     return torch.minimum(1.3 * rayleigh, trace).clamp_min(torch.finfo(p.dtype).tiny)
-
-
-def _keep_one_free(
-    at_lower: torch.Tensor,
-    at_upper: torch.Tensor,
-    utility: torch.Tensor,
-    deficit: torch.Tensor,
-    groups: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keep at least one free coordinate in every budget group.
-
-    A group whose coordinates all sit at bounds leaves its budget multiplier undefined,
-    so one coordinate is released: the marginal one. With ``utility = q - P x``, a group
-    short of its budget (``deficit > 0``) releases its most useful coordinate at the
-    lower bound; otherwise the least useful one at the upper bound (if any), so that the
-    multiplier lands between the utilities of the two bound sets.
-    """
-    b = utility.shape[0]
-    free = ~(at_lower | at_upper)
-    starved = free.reshape(b, groups, -1).sum(-1) == 0  # (b, g)
-    if not bool(starved.any()):
-        return at_lower, at_upper
-    shape = (b, groups, -1)
-    lo, hi, u = at_lower.reshape(shape), at_upper.reshape(shape), utility.reshape(shape)
-    inf = torch.tensor(float("inf"), dtype=u.dtype, device=u.device)
-    best_lower = torch.where(lo, u, -inf).argmax(-1)
-    worst_upper = torch.where(hi, u, inf).argmin(-1)
-    use_lower = (deficit > 0) | ~hi.any(-1)
-    pick = torch.where(use_lower, best_lower, worst_upper)
-    release = torch.zeros_like(lo).scatter(-1, pick[..., None], True) & starved[..., None]
-    release = release.reshape(b, -1)
-    return at_lower & ~release, at_upper & ~release
 
 
 @dataclass
@@ -210,7 +138,7 @@ class _Problem:
         v, t = x, 1.0
         pattern = self.pattern(x)
         for step in range(1, steps + 1):
-            x_new = self.project(v - (_matvec(self.p, v) - self.q) / self.lipschitz)
+            x_new = self.project(v - (matvec(self.p, v) - self.q) / self.lipschitz)
             t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
             v = x_new + (t - 1) / t_new * (x_new - x)
             x, t = x_new, t_new
@@ -229,10 +157,10 @@ class _Problem:
 
     def bound_sets(self, x: torch.Tensor, a_mat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pattern = self.pattern(x)
-        return _keep_one_free(
+        return keep_one_free(
             pattern == 1,
             pattern == -1,
-            self.q - _matvec(self.p, x),
+            self.q - matvec(self.p, x),
             self.totals - x @ a_mat.T,
             self.groups,
         )
@@ -246,9 +174,9 @@ def _solve(
     upper: torch.Tensor,
     groups: int,
     settings: QPSettings,
-) -> tuple[torch.Tensor, _KKT, int]:
+) -> tuple[torch.Tensor, ReducedKKT, int]:
     b, n = q.shape
-    a_mat = _group_matrix(groups, n, q)
+    a_mat = group_matrix(groups, n, q)
     # warm start: FISTA on the feasible set, step 1 / (largest eigenvalue of P, estimated
     # by power iteration and inflated; never above the trace)
     full = _Problem(p, q, totals, lower, upper, groups, _largest_eigenvalue(p)[:, None])
@@ -257,9 +185,10 @@ def _solve(
     eps = torch.finfo(q.dtype).eps
     tol = max(settings.tol, 50 * eps)
     x = torch.zeros_like(q)
-    kkt_all: _KKT | None = None
+    kkt_all: ReducedKKT | None = None
     active = torch.arange(b, device=q.device)
-    for iteration in range(1, settings.max_iter + 1):
+    pdas_iter = min(settings.fallback_after, settings.max_iter)
+    for iteration in range(1, pdas_iter + 1):
         # primal-dual active-set step, on the samples still running only
         sub = full if len(active) == b else full.index(active)
         lo_set, up_set = at_lower[active], at_upper[active]
@@ -267,16 +196,16 @@ def _solve(
         fixed = torch.where(
             lo_set, sub.lower, torch.where(up_set, sub.upper, torch.zeros_like(sub.q))
         )
-        kkt = _KKT(sub.p, free, a_mat)
-        x_free, nu = kkt.solve(sub.q - _matvec(sub.p, fixed), sub.totals - fixed @ a_mat.T)
+        kkt = ReducedKKT(sub.p, free, a_mat)
+        x_free, nu = kkt.solve(sub.q - matvec(sub.p, fixed), sub.totals - fixed @ a_mat.T)
         x_sub = fixed + x_free
-        grad = _matvec(sub.p, x_sub) - sub.q + nu @ a_mat
+        grad = matvec(sub.p, x_sub) - sub.q + nu @ a_mat
         diag = torch.diagonal(sub.p, dim1=-2, dim2=-1)
         newton = x_sub - grad / diag.clamp_min(torch.finfo(q.dtype).tiny)
         new_lower = newton < sub.lower
         new_upper = (newton > sub.upper) & ~new_lower
         new_fixed = torch.where(new_lower, sub.lower, torch.where(new_upper, sub.upper, x_sub))
-        new_lower, new_upper = _keep_one_free(
+        new_lower, new_upper = keep_one_free(
             new_lower, new_upper, nu @ a_mat - grad, sub.totals - new_fixed @ a_mat.T, groups
         )
         # |P_ij| <= max_k P_kk for PSD P, so the diagonal gives the scale of P
@@ -295,22 +224,31 @@ def _solve(
         active = active[~done]
         if len(active) == 0:
             return x, kkt_all, iteration
-        if iteration % settings.restart_every == 0:
-            # active-set iterations can cycle on ill-conditioned problems: restart the
-            # samples still running from a longer projected-gradient run (longer each time)
-            rest = full.index(active)
-            steps = 50 * (iteration // settings.restart_every)
-            x_rest = rest.fista(x_pg[active], steps, None)
-            x_pg.index_copy_(0, active, x_rest)
-            restart_lower, restart_upper = rest.bound_sets(x_rest, a_mat)
-            at_lower.index_copy_(0, active, restart_lower)
-            at_upper.index_copy_(0, active, restart_upper)
-    bad = active.tolist()
-    raise SolverError(
-        f"QP: expected the active-set iterations to converge within {settings.max_iter} "
-        f"iterations, got {len(bad)} unconverged samples {bad[:10]}",
-        bad,
+    # the samples still running (the iterations above can cycle on ill-conditioned
+    # problems) finish with the primal active-set method, from their projected point
+    assert kkt_all is not None
+    rest = full.index(active)
+    x_rest, free_rest, converged, extra = primal_active_set(
+        rest.p,
+        rest.q,
+        rest.totals,
+        rest.lower,
+        rest.upper,
+        groups,
+        rest.project(x[active]),
+        settings.max_iter - pdas_iter,
+        tol,
     )
+    if not bool(converged.all()):
+        bad = active[~converged].tolist()
+        raise SolverError(
+            f"QP: expected the active-set iterations to converge within {settings.max_iter} "
+            f"iterations, got {len(bad)} unconverged samples {bad[:10]}",
+            bad,
+        )
+    x.index_copy_(0, active, x_rest)
+    kkt_all.merge(active, ReducedKKT(rest.p, free_rest, a_mat))
+    return x, kkt_all, pdas_iter + extra
 
 
 class BoxQPFunction(torch.autograd.Function):
@@ -340,7 +278,7 @@ class BoxQPFunction(torch.autograd.Function):
         return grad_p, a, None, None, None, None, None
 
 
-def _adjoint(kkt: _KKT, grad_x: torch.Tensor) -> torch.Tensor:
+def _adjoint(kkt: ReducedKKT, grad_x: torch.Tensor) -> torch.Tensor:
     """Solve the KKT system on the final active set with right-hand side ``dL/dx``.
 
     The result ``a`` is ``dL/dq``, and ``dL/dP = -(a x' + x a') / 2``.
@@ -382,7 +320,7 @@ class MeanVarianceFunction(torch.autograd.Function):
     def backward(ctx: Any, grad_x: torch.Tensor) -> tuple[Any, ...]:
         x, s, gamma = ctx.saved_tensors
         a = _adjoint(ctx.kkt, grad_x)
-        s_a, s_x = _matvec(s, a), _matvec(s, x)
+        s_a, s_x = matvec(s, a), matvec(s, x)
         grad_s = None
         if ctx.needs_input_grad[1]:
             grad_s = (s_a[:, :, None] * x[:, None, :] + s_x[:, :, None] * a[:, None, :]).mul_(

@@ -1,0 +1,104 @@
+"""The batched QP solver's fallback: a primal active-set method, which cannot cycle.
+
+The primal-dual active-set iterations of :mod:`deepalloc.allocators.qp` usually finish
+in a few steps, but may cycle on ill-conditioned problems (low-rank risk, a tiny L2
+penalty). The samples still running after a few of those iterations continue here,
+from a feasible point, with the textbook primal active-set method (Nocedal and Wright,
+*Numerical Optimization*, algorithm 16.3): every step solves the equality-constrained
+problem on the current working set of bounds, then either moves towards its solution
+until the first bound blocks (that bound joins the set) or, at the solution, releases
+the bound whose multiplier has the wrong sign. The objective never increases and a
+working set is never visited twice, so the method ends after finitely many steps. Every
+sample in the batch takes its own step; one batched factorisation per step.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from deepalloc.allocators.qp_kkt import ReducedKKT, group_matrix, keep_one_free, matvec
+
+
+def primal_active_set(
+    p: torch.Tensor,
+    q: torch.Tensor,
+    totals: torch.Tensor,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    groups: int,
+    x: torch.Tensor,
+    max_iter: int,
+    tol: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Solve ``min 1/2 x'Px - q'x`` subject to the group budgets and bounds from a
+    feasible ``x``.
+
+    Parameters
+    ----------
+    p, q, totals, lower, upper, groups
+        The problems, shapes (batch, n, n), (batch, n), (batch, groups), (batch, n) and
+        (batch, n), as in :func:`deepalloc.allocators.qp.solve_box_qp`.
+    x
+        Feasible starting points, shape (batch, n).
+    max_iter
+        Most steps.
+    tol
+        Tolerance on the scaled bound multipliers at the solution.
+
+    Returns
+    -------
+    x, free, done, iterations
+        Solutions (batch, n); the free coordinates of the final working sets (batch, n);
+        which samples reached their optimum (batch,); the steps taken.
+    """
+    b, n = x.shape
+    a_mat = group_matrix(groups, n, q)
+    x = x.clone()
+    at_lower = x <= lower
+    at_upper = (x >= upper) & ~at_lower
+    at_lower, at_upper = keep_one_free(
+        at_lower, at_upper, q - matvec(p, x), totals - x @ a_mat.T, groups
+    )
+    # |P_ij| <= max_k P_kk for PSD P, so the diagonal gives the scale of P
+    scale = 1.0 + q.abs().amax(-1) + torch.diagonal(p, dim1=-2, dim2=-1).amax(-1)
+    done = torch.zeros(b, dtype=torch.bool, device=q.device)
+    running = torch.arange(b, device=q.device)
+    steps = 0
+    while steps < max_iter and len(running):
+        steps += 1
+        p_r, q_r, lo_b, up_b = p[running], q[running], lower[running], upper[running]
+        x_r, lo, up = x[running], at_lower[running], at_upper[running]
+        free = ~(lo | up)
+        fixed = torch.where(lo, lo_b, torch.where(up, up_b, torch.zeros_like(x_r)))
+        kkt = ReducedKKT(p_r, free, a_mat)
+        x_free, nu = kkt.solve(q_r - matvec(p_r, fixed), totals[running] - fixed @ a_mat.T)
+        target = fixed + x_free
+        d = target - x_r
+        # ratio test over the free coordinates that move towards a bound; the last free
+        # coordinate of a group cannot move (its budget holds it), so it never blocks
+        movable = free & ((free.to(q.dtype) @ a_mat.T) @ a_mat > 1)
+        to_lower, to_upper = movable & (d < 0), movable & (d > 0)
+        inf = torch.full_like(d, float("inf"))
+        ratio = torch.where(to_lower, (lo_b - x_r) / d, inf)
+        ratio = torch.where(to_upper, (up_b - x_r) / d, ratio).clamp_min(0.0)
+        step, block = ratio.min(-1)
+        blocked = step < 1
+        # at the target: a bound whose multiplier has the wrong sign is released
+        grad = matvec(p_r, target) - q_r + nu @ a_mat
+        wrong = torch.where(lo, -grad, torch.where(up, grad, torch.zeros_like(grad)))
+        worst_value, worst = wrong.max(-1)
+        optimal = ~blocked & (worst_value <= tol * scale[running])
+        new_x = torch.where(blocked[:, None], x_r + step[:, None].clamp(max=1.0) * d, target)
+        rows = torch.nonzero(blocked).flatten()
+        cols = block[rows]
+        hits_lower = to_lower[rows, cols]
+        new_x[rows, cols] = torch.where(hits_lower, lo_b[rows, cols], up_b[rows, cols])
+        lo[rows, cols] = hits_lower
+        up[rows, cols] = ~hits_lower
+        release = torch.nonzero(~blocked & ~optimal).flatten()
+        lo[release, worst[release]] = False
+        up[release, worst[release]] = False
+        x[running], at_lower[running], at_upper[running] = new_x, lo, up
+        done[running[optimal]] = True
+        running = running[~optimal]
+    return x, ~(at_lower | at_upper), done, steps
