@@ -127,11 +127,19 @@ def _synthetic(n_samples: int = 640, n_assets: int = 20, lookback: int = 40, hor
     return windows.x.contiguous(), windows.y.contiguous()
 
 
-def bench_training() -> None:
+def bench_training(rounds: int = 7) -> None:
+    """One epoch of each pair, alternating the libraries in ``rounds`` paired rounds.
+
+    Shared machines drift by tens of percent within seconds, so each round times one
+    DeepDow epoch and one deepalloc epoch back to back; the table gives the median epoch
+    of each and the median of the per-round ratios. Each round also times the LSTM
+    alone (same sizes, forward + backward, no allocation layer, no optimiser): DeepDow's
+    epoch over that time bounds the speed-up any implementation of the same
+    architecture on PyTorch's LSTM can reach.
+    """
     from deepdow.losses import SharpeRatio
     from deepdow.nn import BachelierNet, KeynesNet
 
-    from deepalloc.allocators import SoftmaxAllocator
     from deepalloc.losses import SharpeLoss
     from deepalloc.networks import LSTMMarkowitzNet, LSTMNet
 
@@ -170,27 +178,49 @@ def bench_training() -> None:
             ),
         ),
     ]
+    # the floor: the shared recurrence alone, PyTorch's own LSTM (the kernel both
+    # libraries call) forward + backward on every asset's sequence of every batch
+    lstm = torch.nn.LSTM(1, 16, batch_first=True, bidirectional=True)
+    sequences = x.permute(0, 2, 3, 1).reshape(-1, 32 * n_assets, x.shape[-1], 1)
+
+    def lstm_epoch():
+        for batch in sequences:
+            lstm(batch)[0].sum().backward()
+
     rows = []
     for what, dd_name, dd_net, da_net in pairs:
-        t_dd = median_ms(
-            lambda n=dd_net: epoch(n, SharpeRatio(input_type="simple"), x_dd, y_dd),
-            repeat=3,
-            warmup=1,
-        )
-        t_da = median_ms(lambda n=da_net: epoch(n, SharpeLoss(), x, y), repeat=5, warmup=1)
+        times: dict[str, list[float]] = {"dd": [], "da": [], "floor": []}
+        for _ in range(rounds + 1):  # the first round warms up
+            times["dd"].append(
+                median_ms(
+                    lambda n=dd_net: epoch(n, SharpeRatio(input_type="simple"), x_dd, y_dd),
+                    repeat=1,
+                    warmup=0,
+                )
+            )
+            times["da"].append(
+                median_ms(lambda n=da_net: epoch(n, SharpeLoss(), x, y), repeat=1, warmup=0)
+            )
+            times["floor"].append(median_ms(lstm_epoch, repeat=1, warmup=0))
+        dd_s, da_s, floor_s = (pd.Series(times[k][1:]) for k in ("dd", "da", "floor"))
+        ratios = dd_s / da_s
         rows.append(
             {
                 "network": what,
                 "deepdow": dd_name,
-                "deepdow_ms": t_dd,
+                "deepdow_ms": dd_s.median(),
                 "deepalloc": type(da_net).__name__,
-                "deepalloc_ms": t_da,
-                "speedup": t_dd / t_da,
+                "deepalloc_ms": da_s.median(),
+                "speedup": ratios.median(),
+                "speedup_range": f"{ratios.min():.1f}-{ratios.max():.1f}",
+                "lstm_alone_ms": floor_s.median(),
+                "speedup_bound": (dd_s / floor_s).median(),
             }
         )
         print(rows[-1], flush=True)
     print(
-        f"\nmachine: {machine()}; one epoch = 640 samples, batch 32, 20 assets, lookback 40, horizon 20\n"
+        f"\nmachine: {machine()}; one epoch = 640 samples, batch 32, 20 assets, lookback 40, "
+        f"horizon 20; {rounds} paired rounds\n"
     )
     print(markdown_table(pd.DataFrame(rows)))
 
@@ -252,11 +282,12 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--lookbacks", default="60,252")
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     if args.part == "layers":
         bench_layers(args.quick, args.device)
     elif args.part == "training":
-        bench_training()
+        bench_training(args.rounds)
     elif args.part == "data":
         bench_data([int(v) for v in args.lookbacks.split(",")])
     else:
