@@ -132,9 +132,9 @@ class _Problem:
     def project(self, z: torch.Tensor) -> torch.Tensor:
         return _project(z, self.totals, self.lower, self.upper, self.groups)
 
-    def fista(self, x: torch.Tensor, steps: int, check_every: int | None) -> torch.Tensor:
-        """Accelerated projected-gradient steps from ``x``; with ``check_every``, stop once
-        the pattern of coordinates at their bounds is the same at two checks."""
+    def fista(self, x: torch.Tensor, steps: int, check_every: int) -> torch.Tensor:
+        """Accelerated projected-gradient steps from ``x``; stop once the pattern of
+        coordinates at their bounds is the same at two checks ``check_every`` steps apart."""
         v, t = x, 1.0
         pattern = self.pattern(x)
         for step in range(1, steps + 1):
@@ -142,7 +142,7 @@ class _Problem:
             t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
             v = x_new + (t - 1) / t_new * (x_new - x)
             x, t = x_new, t_new
-            if check_every and step % check_every == 0:
+            if step % check_every == 0:
                 new_pattern = self.pattern(x)
                 if bool((new_pattern == pattern).all()):
                     break
