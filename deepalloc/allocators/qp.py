@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from deepalloc.allocators.qp_kkt import ReducedKKT, group_matrix, keep_one_free, matvec
+from deepalloc.allocators.qp_kkt import BoxQP, ReducedKKT, group_matrix, keep_one_free, matvec
 from deepalloc.allocators.qp_primal import primal_active_set
 from deepalloc.errors import SolverError
 from deepalloc.functional.simplex import box_simplex_threshold
@@ -107,27 +107,13 @@ def _largest_eigenvalue(p: torch.Tensor, steps: int = 6) -> torch.Tensor:
 
 
 @dataclass
-class _Problem:
-    """The data of a batch of QPs (or a subset of one)."""
+class _Problem(BoxQP):
+    """A batch of QPs with the step size of its projected-gradient warm start."""
 
-    p: torch.Tensor
-    q: torch.Tensor
-    totals: torch.Tensor
-    lower: torch.Tensor
-    upper: torch.Tensor
-    groups: int
     lipschitz: torch.Tensor
 
     def index(self, idx: torch.Tensor) -> _Problem:
-        return _Problem(
-            self.p[idx],
-            self.q[idx],
-            self.totals[idx],
-            self.lower[idx],
-            self.upper[idx],
-            self.groups,
-            self.lipschitz[idx],
-        )
+        return _Problem(**vars(super().index(idx)), lipschitz=self.lipschitz[idx])
 
     def project(self, z: torch.Tensor) -> torch.Tensor:
         return _project(z, self.totals, self.lower, self.upper, self.groups)
@@ -193,12 +179,7 @@ def _solve(
         sub = full if len(active) == b else full.index(active)
         lo_set, up_set = at_lower[active], at_upper[active]
         free = ~(lo_set | up_set)
-        fixed = torch.where(
-            lo_set, sub.lower, torch.where(up_set, sub.upper, torch.zeros_like(sub.q))
-        )
-        kkt = ReducedKKT(sub.p, free, a_mat)
-        x_free, nu = kkt.solve(sub.q - matvec(sub.p, fixed), sub.totals - fixed @ a_mat.T)
-        x_sub = fixed + x_free
+        x_sub, nu, kkt = sub.solve_working_set(lo_set, up_set, a_mat)
         grad = matvec(sub.p, x_sub) - sub.q + nu @ a_mat
         diag = torch.diagonal(sub.p, dim1=-2, dim2=-1)
         newton = x_sub - grad / diag.clamp_min(torch.finfo(q.dtype).tiny)
@@ -208,12 +189,10 @@ def _solve(
         new_lower, new_upper = keep_one_free(
             new_lower, new_upper, nu @ a_mat - grad, sub.totals - new_fixed @ a_mat.T, groups
         )
-        # |P_ij| <= max_k P_kk for PSD P, so the diagonal gives the scale of P
-        scale = 1.0 + sub.q.abs().amax(-1) + diag.amax(-1)
         slack = max(1e-10, 10 * eps) * (1.0 + (sub.upper - sub.lower).abs())
         feasible = ((x_sub - sub.upper <= slack) & (sub.lower - x_sub <= slack)).all(-1)
         unchanged = (new_lower == lo_set).all(-1) & (new_upper == up_set).all(-1)
-        done = unchanged & feasible & ((grad * free).abs().amax(-1) <= tol * scale)
+        done = unchanged & feasible & ((grad * free).abs().amax(-1) <= tol * sub.scale())
         x.index_copy_(0, active, x_sub)
         if kkt_all is None:
             kkt_all = kkt
@@ -229,15 +208,7 @@ def _solve(
     assert kkt_all is not None
     rest = full.index(active)
     x_rest, free_rest, converged, extra = primal_active_set(
-        rest.p,
-        rest.q,
-        rest.totals,
-        rest.lower,
-        rest.upper,
-        groups,
-        rest.project(x[active]),
-        settings.max_iter - pdas_iter,
-        tol,
+        rest, rest.project(x[active]), settings.max_iter - pdas_iter, tol
     )
     if not bool(converged.all()):
         bad = active[~converged].tolist()

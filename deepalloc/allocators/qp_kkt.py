@@ -1,8 +1,10 @@
-"""The reduced KKT system of one active set, and active-set bookkeeping, shared by the
-batched QP solver's two active-set methods (:mod:`deepalloc.allocators.qp`,
-:mod:`deepalloc.allocators.qp_primal`)."""
+"""A batch of box-constrained QPs, the reduced KKT system of one active set, and
+active-set bookkeeping, shared by the batched QP solver's two active-set methods
+(:mod:`deepalloc.allocators.qp`, :mod:`deepalloc.allocators.qp_primal`)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -93,3 +95,48 @@ def keep_one_free(
     release = torch.zeros_like(lo).scatter(-1, pick[..., None], True) & starved[..., None]
     release = release.reshape(b, -1)
     return at_lower & ~release, at_upper & ~release
+
+
+@dataclass
+class BoxQP:
+    """A batch of QPs ``min 1/2 x'Px - q'x`` with group budgets and bounds (or a subset).
+
+    Shapes: ``p`` (batch, n, n), ``q``, ``lower``, ``upper`` (batch, n), ``totals``
+    (batch, groups).
+    """
+
+    p: torch.Tensor
+    q: torch.Tensor
+    totals: torch.Tensor
+    lower: torch.Tensor
+    upper: torch.Tensor
+    groups: int
+
+    def index(self, idx: torch.Tensor) -> BoxQP:
+        """The samples ``idx``."""
+        return BoxQP(
+            self.p[idx],
+            self.q[idx],
+            self.totals[idx],
+            self.lower[idx],
+            self.upper[idx],
+            self.groups,
+        )
+
+    def scale(self) -> torch.Tensor:
+        """Scale of each problem's KKT residual, (batch,): ``|P_ij| <= max_k P_kk`` for
+        PSD ``P``, so the diagonal gives the scale of ``P``."""
+        return 1.0 + self.q.abs().amax(-1) + torch.diagonal(self.p, dim1=-2, dim2=-1).amax(-1)
+
+    def solve_working_set(
+        self, at_lower: torch.Tensor, at_upper: torch.Tensor, a_mat: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, ReducedKKT]:
+        """Minimiser with the marked coordinates held at their bounds and the budgets
+        met: ``x`` (batch, n), budget multipliers ``nu`` (batch, groups) and the
+        factorisation used."""
+        fixed = torch.where(
+            at_lower, self.lower, torch.where(at_upper, self.upper, torch.zeros_like(self.q))
+        )
+        kkt = ReducedKKT(self.p, ~(at_lower | at_upper), a_mat)
+        x_free, nu = kkt.solve(self.q - matvec(self.p, fixed), self.totals - fixed @ a_mat.T)
+        return fixed + x_free, nu, kkt

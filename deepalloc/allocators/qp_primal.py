@@ -16,28 +16,18 @@ from __future__ import annotations
 
 import torch
 
-from deepalloc.allocators.qp_kkt import ReducedKKT, group_matrix, keep_one_free, matvec
+from deepalloc.allocators.qp_kkt import BoxQP, group_matrix, keep_one_free, matvec
 
 
 def primal_active_set(
-    p: torch.Tensor,
-    q: torch.Tensor,
-    totals: torch.Tensor,
-    lower: torch.Tensor,
-    upper: torch.Tensor,
-    groups: int,
-    x: torch.Tensor,
-    max_iter: int,
-    tol: float,
+    problem: BoxQP, x: torch.Tensor, max_iter: int, tol: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """Solve ``min 1/2 x'Px - q'x`` subject to the group budgets and bounds from a
-    feasible ``x``.
+    """Solve a batch of QPs from feasible points by the method of the module docstring.
 
     Parameters
     ----------
-    p, q, totals, lower, upper, groups
-        The problems, shapes (batch, n, n), (batch, n), (batch, groups), (batch, n) and
-        (batch, n), as in :func:`deepalloc.allocators.qp.solve_box_qp`.
+    problem
+        The QPs (:class:`~deepalloc.allocators.qp_kkt.BoxQP`), n coordinates each.
     x
         Feasible starting points, shape (batch, n).
     max_iter
@@ -51,40 +41,41 @@ def primal_active_set(
         Solutions (batch, n); the free coordinates of the final working sets (batch, n);
         which samples reached their optimum (batch,); the steps taken.
     """
+    q = problem.q
     b, n = x.shape
-    a_mat = group_matrix(groups, n, q)
+    a_mat = group_matrix(problem.groups, n, q)
     x = x.clone()
-    at_lower = x <= lower
-    at_upper = (x >= upper) & ~at_lower
+    at_lower = x <= problem.lower
+    at_upper = (x >= problem.upper) & ~at_lower
     at_lower, at_upper = keep_one_free(
-        at_lower, at_upper, q - matvec(p, x), totals - x @ a_mat.T, groups
+        at_lower,
+        at_upper,
+        q - matvec(problem.p, x),
+        problem.totals - x @ a_mat.T,
+        problem.groups,
     )
-    # |P_ij| <= max_k P_kk for PSD P, so the diagonal gives the scale of P
-    scale = 1.0 + q.abs().amax(-1) + torch.diagonal(p, dim1=-2, dim2=-1).amax(-1)
+    scale = problem.scale()
     done = torch.zeros(b, dtype=torch.bool, device=q.device)
     running = torch.arange(b, device=q.device)
     steps = 0
     while steps < max_iter and len(running):
         steps += 1
-        p_r, q_r, lo_b, up_b = p[running], q[running], lower[running], upper[running]
+        sub = problem.index(running)
         x_r, lo, up = x[running], at_lower[running], at_upper[running]
         free = ~(lo | up)
-        fixed = torch.where(lo, lo_b, torch.where(up, up_b, torch.zeros_like(x_r)))
-        kkt = ReducedKKT(p_r, free, a_mat)
-        x_free, nu = kkt.solve(q_r - matvec(p_r, fixed), totals[running] - fixed @ a_mat.T)
-        target = fixed + x_free
+        target, nu, _ = sub.solve_working_set(lo, up, a_mat)
         d = target - x_r
         # ratio test over the free coordinates that move towards a bound; the last free
         # coordinate of a group cannot move (its budget holds it), so it never blocks
         movable = free & ((free.to(q.dtype) @ a_mat.T) @ a_mat > 1)
         to_lower, to_upper = movable & (d < 0), movable & (d > 0)
         inf = torch.full_like(d, float("inf"))
-        ratio = torch.where(to_lower, (lo_b - x_r) / d, inf)
-        ratio = torch.where(to_upper, (up_b - x_r) / d, ratio).clamp_min(0.0)
+        ratio = torch.where(to_lower, (sub.lower - x_r) / d, inf)
+        ratio = torch.where(to_upper, (sub.upper - x_r) / d, ratio).clamp_min(0.0)
         step, block = ratio.min(-1)
         blocked = step < 1
         # at the target: a bound whose multiplier has the wrong sign is released
-        grad = matvec(p_r, target) - q_r + nu @ a_mat
+        grad = matvec(sub.p, target) - sub.q + nu @ a_mat
         wrong = torch.where(lo, -grad, torch.where(up, grad, torch.zeros_like(grad)))
         worst_value, worst = wrong.max(-1)
         optimal = ~blocked & (worst_value <= tol * scale[running])
@@ -92,7 +83,7 @@ def primal_active_set(
         rows = torch.nonzero(blocked).flatten()
         cols = block[rows]
         hits_lower = to_lower[rows, cols]
-        new_x[rows, cols] = torch.where(hits_lower, lo_b[rows, cols], up_b[rows, cols])
+        new_x[rows, cols] = torch.where(hits_lower, sub.lower[rows, cols], sub.upper[rows, cols])
         lo[rows, cols] = hits_lower
         up[rows, cols] = ~hits_lower
         release = torch.nonzero(~blocked & ~optimal).flatten()

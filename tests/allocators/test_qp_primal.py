@@ -5,6 +5,7 @@ import torch
 
 import deepalloc.allocators.qp as qp
 from deepalloc.allocators import MarkowitzAllocator
+from deepalloc.allocators.qp_kkt import BoxQP
 from deepalloc.allocators.qp_primal import primal_active_set
 from deepalloc.functional.simplex import project_box_simplex
 
@@ -51,9 +52,8 @@ def test_primal_active_set_reaches_the_optimum_from_a_feasible_point(groups):
         ],
         dim=1,
     )
-    x, free, done, iterations = primal_active_set(
-        p, q, totals, lower, upper, groups, start, max_iter=500, tol=1e-9
-    )
+    problem = BoxQP(p, q, totals, lower, upper, groups)
+    x, free, done, iterations = primal_active_set(problem, start, max_iter=500, tol=1e-9)
     assert done.all() and iterations > 1
     assert (x >= 0).all() and (x <= 0.25).all()
     sums = x.reshape(batch, groups, -1).sum(-1)
