@@ -51,6 +51,13 @@ class ScoreHead(nn.Module):
         return self.allocator(scores)
 
 
+def default_covariance(channel: int = 0) -> CovarianceEstimator:
+    """The mean-variance heads' risk model: Ledoit-Wolf shrinkage toward the diagonal
+    of the returns in ``channel``, Cholesky root (the allocator's ``||S w||^2`` needs a
+    root, and every root gives the same weights, the triangular one cheapest)."""
+    return CovarianceEstimator("diagonal", "ledoit_wolf", sqrt_method="cholesky", channel=channel)
+
+
 class MeanVarianceHead(nn.Module):
     """Expected returns from features, risk from x, learned risk aversion -> allocator.
 
@@ -61,9 +68,7 @@ class MeanVarianceHead(nn.Module):
     allocator
         Takes ``(mu, cov_sqrt, gamma, alpha)``.
     covariance
-        Estimator applied to the returns channel of x (default: Ledoit-Wolf shrinkage
-        toward the diagonal, Cholesky root: the allocator's ``||S w||^2`` needs a
-        root, and every root gives the same weights, the triangular one cheapest).
+        Estimator applied to x (default: :func:`default_covariance`).
     mu_scale
         Multiplies the linear output so expected returns start on the scale of
         per-period returns (1e-3 for daily data).
@@ -83,9 +88,7 @@ class MeanVarianceHead(nn.Module):
     ):
         super().__init__()
         self.mu = nn.Linear(n_features, 1)
-        self.covariance = covariance or CovarianceEstimator(
-            "diagonal", "ledoit_wolf", sqrt_method="cholesky"
-        )
+        self.covariance = covariance or default_covariance()
         self.mu_scale = mu_scale
         self.log_gamma = nn.Parameter(torch.tensor(float(gamma)).log())
         self.log_alpha = nn.Parameter(torch.tensor(float(alpha)).log())
@@ -258,7 +261,7 @@ class LSTMMarkowitzNet(RecurrentNet):
     max_weight
         Cap of the default allocator.
     covariance
-        Covariance estimator (default: Ledoit-Wolf toward the diagonal, square root).
+        Covariance estimator (default: :func:`default_covariance` of ``returns_channel``).
     hidden_size, num_layers, bidirectional, pool, allocator
         As for :class:`RecurrentNet`; the allocator must take ``(mu, cov_sqrt, gamma, alpha)``.
     """
@@ -286,9 +289,7 @@ class LSTMMarkowitzNet(RecurrentNet):
         )
         if not isinstance(self.head, MeanVarianceHead):
             raise ValueError("allocator: expected one taking (mu, cov_sqrt, gamma, alpha)")
-        self.head.covariance = covariance or CovarianceEstimator(
-            "diagonal", "ledoit_wolf", sqrt_method="cholesky", channel=returns_channel
-        )
+        self.head.covariance = covariance or default_covariance(returns_channel)
 
 
 class AttentionNet(AllocationNetwork):
