@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from deepalloc.errors import NonFiniteError
+
 
 def check_choice(name: str, value: object, choices: Iterable[object]) -> None:
     """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
@@ -53,3 +55,23 @@ def check_same_size(names: Sequence[str], sizes: Sequence[int], axis: str) -> No
     if len(set(sizes)) > 1:
         pairs = ", ".join(f"{n}={s}" for n, s in zip(names, sizes, strict=True))
         raise ValueError(f"expected the same {axis} size, got {pairs}")
+
+
+def check_finite(name: str, tensor: torch.Tensor) -> None:
+    """Raise :class:`~deepalloc.errors.NonFiniteError` if ``tensor`` holds NaN or inf.
+
+    The check is one ``isfinite().all()`` reduction; only on failure are the bad samples
+    (indices along the leading batch axis) located for the message.
+    """
+    if bool(torch.isfinite(tensor).all()):
+        return
+    bad = ~torch.isfinite(tensor.detach())
+    rows = bad.reshape(bad.shape[0], -1).any(-1) if bad.ndim > 1 else bad
+    samples = torch.nonzero(rows).flatten().tolist()
+    kind = "NaN" if bool(torch.isnan(tensor.detach()).any()) else "infinite values"
+    raise NonFiniteError(
+        f"{name}: expected finite values, got {kind} in {len(samples)} sample(s), "
+        f"first at batch index {samples[0]}",
+        name,
+        samples,
+    )
