@@ -26,9 +26,9 @@ def data(n_dates: int = 5040, n_assets: int = 500) -> tuple[pd.DataFrame, pd.Dat
 def main() -> dict[str, float]:
     weights, returns = data()
     results = {
-        "daily_ms": median_ms(lambda: backtest(weights, returns, costs=10.0), repeat=5),
+        "daily_ms": median_ms(lambda: backtest(weights, returns, costs_bps=10.0), repeat=5),
         "monthly_ms": median_ms(
-            lambda: backtest(weights, returns, costs=10.0, rebalance="M"), repeat=5
+            lambda: backtest(weights, returns, costs_bps=10.0, rebalance="M"), repeat=5
         ),
     }
     print(f"machine: {machine()}")

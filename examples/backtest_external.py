@@ -37,11 +37,11 @@ def main(start: str = "2005-01-01", output: str | None = None) -> pd.DataFrame:
     momentum_weights(prices).to_csv(folder / "weights.csv")
     weights = pd.read_csv(folder / "weights.csv", index_col=0, parse_dates=True)  # "from elsewhere"
     returns = prices_to_returns(prices)
-    result = backtest(weights, returns, costs=10, rebalance="M")
+    result = backtest(weights, returns, costs_bps=10, rebalance="M")
     equal = backtest(
         pd.DataFrame(1.0 / returns.shape[1], index=weights.index, columns=returns.columns),
         returns,
-        costs=10,
+        costs_bps=10,
         rebalance="M",
     )
     equity_curves({"momentum": result, "equal_weight": equal}).savefig(

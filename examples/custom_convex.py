@@ -72,8 +72,8 @@ def main(
     equal = pd.DataFrame(1.0 / n, index=weights.index, columns=assets)
     table = pd.concat(
         [
-            backtest(weights, returns, costs=10).summary(name="tracking_error_mv"),
-            backtest(equal, returns, costs=10).summary(name="equal_weight"),
+            backtest(weights, returns, costs_bps=10).summary(name="tracking_error_mv"),
+            backtest(equal, returns, costs_bps=10).summary(name="equal_weight"),
         ],
         axis=1,
     )

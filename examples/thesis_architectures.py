@@ -7,7 +7,10 @@ Run: python -m examples.thesis_architectures
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
+import torch
 
 from deepalloc.allocators import ConvexAllocator, TanhAllocator
 from deepalloc.data import holdout_split, make_windows, prices_to_returns
@@ -15,6 +18,7 @@ from deepalloc.datasets import load_sp500
 from deepalloc.evaluate import NetworkStrategy, run_suite
 from deepalloc.losses import SharpeLoss
 from deepalloc.networks import ConvNet, DenseNet, LSTMNet
+from deepalloc.training import EarlyStopping
 
 SECTORS = {
     "technology": ["AAPL", "AMD", "MSFT"],
@@ -41,8 +45,18 @@ def main(
     assets = list(returns.columns)
     windows = make_windows(returns, lookback=40, horizon=20)
     fold = holdout_split(windows, test=0.3, val=0.15)
-    options = {"epochs": epochs, "lr": 1e-3, "patience": 5, "batch_size": 64}
-    convex = {"epochs": convex_epochs, "lr": 1e-2, "patience": 5, "batch_size": 128}
+    options = {
+        "epochs": epochs,
+        "optimizer": functools.partial(torch.optim.Adam, lr=1e-3),
+        "early_stopping": EarlyStopping(patience=5),
+        "batch_size": 64,
+    }
+    convex = {
+        "epochs": convex_epochs,
+        "optimizer": functools.partial(torch.optim.Adam, lr=1e-2),
+        "early_stopping": EarlyStopping(patience=5),
+        "batch_size": 128,
+    }
     strategies = [
         NetworkStrategy("dense_softmax", lambda c, a, lb: DenseNet(c, lb), SharpeLoss(), options),
         NetworkStrategy("conv_softmax", lambda c, a, lb: ConvNet(c, lb), SharpeLoss(), options),

@@ -8,14 +8,18 @@ Run: python -m examples.zhang_zohren_roberts
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
+import torch
 
 from deepalloc.data import make_windows, prices_to_returns, walk_forward_folds
 from deepalloc.datasets import load_factor_etfs
 from deepalloc.evaluate import NetworkStrategy, run_suite
 from deepalloc.losses import SharpeLoss
 from deepalloc.networks import LSTMNet
+from deepalloc.training import EarlyStopping
 
 
 def main(first_test: str = "2018-01-01", epochs: int = 30, hidden_size: int = 64) -> pd.DataFrame:
@@ -31,7 +35,12 @@ def main(first_test: str = "2018-01-01", epochs: int = 30, hidden_size: int = 64
         "lstm_sharpe",
         lambda c, a, lb: LSTMNet(c, hidden_size=hidden_size),
         SharpeLoss(),
-        {"epochs": epochs, "lr": 1e-3, "patience": 5, "batch_size": 64},
+        {
+            "epochs": epochs,
+            "optimizer": functools.partial(torch.optim.Adam, lr=1e-3),
+            "early_stopping": EarlyStopping(patience=5),
+            "batch_size": 64,
+        },
     )
     result = run_suite(
         windows, [strategy], folds, returns=returns, costs_bps=1, rebalance="W", seed=0

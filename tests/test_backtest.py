@@ -37,7 +37,7 @@ def test_costs_reduce_wealth_by_exactly_cost_times_turnover(returns):
     w2 = np.array([0.7, 0.1, 0.1, 0.1])
     weights = pd.DataFrame([w1, w2], index=returns.index[[2, 30]], columns=returns.columns)
     free = backtest(weights, returns)
-    paid = backtest(weights, returns, costs=25.0)
+    paid = backtest(weights, returns, costs_bps=25.0)
     growth = np.prod(1 + returns.iloc[3:31].to_numpy(), axis=0)
     drifted = w1 * growth / (w1 * growth).sum()
     turnover = [1.0, np.abs(w2 - drifted).sum()]
@@ -48,7 +48,7 @@ def test_costs_reduce_wealth_by_exactly_cost_times_turnover(returns):
     )
     assert (paid.costs > 0).sum() == 2  # charged once per rebalance, not every period
     per_asset = pd.Series({"a0": 10.0, "a1": 50.0})
-    res = backtest(weights, returns, costs=per_asset)
+    res = backtest(weights, returns, costs_bps=per_asset)
     np.testing.assert_allclose(res.costs.iloc[0], 10e-4 * 0.25 + 50e-4 * 0.25)
 
 
@@ -92,7 +92,7 @@ def test_bad_inputs(returns):
 
 def test_summary_and_to_returns(returns):
     weights = pd.DataFrame([[0.25] * 4] * 50, index=returns.index[:50], columns=returns.columns)
-    res = backtest(weights, returns, costs=10)
+    res = backtest(weights, returns, costs_bps=10)
     table = res.summary(name="ew")
     assert list(table.columns) == ["ew"]
     for key in ("sharpe_ratio", "max_drawdown", "average_turnover", "total_costs"):

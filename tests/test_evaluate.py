@@ -1,6 +1,9 @@
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from deepalloc.baselines import InverseVolatility
 from deepalloc.data import make_windows, synthetic_market, walk_forward_folds
@@ -21,7 +24,7 @@ def setup():
             "dense",
             lambda c, a, lb: DenseNet(c, lb, hidden=(8, 4)),
             SharpeLoss(),
-            {"epochs": 3, "lr": 1e-2},
+            {"epochs": 3, "optimizer": functools.partial(torch.optim.Adam, lr=1e-2)},
         ),
         BaselineStrategy("inverse_volatility", InverseVolatility()),
     ]

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import deepalloc.losses as L
+from deepalloc.errors import NonFiniteError
 from deepalloc.functional import measures as M
 from deepalloc.functional.returns import portfolio_returns
 
@@ -23,8 +24,8 @@ ALL_LOSSES = [
     L.CumulativeReturnLoss(),
     L.VolatilityLoss(),
     L.MaxDrawdownLoss(),
-    L.VaRLoss(q=0.9),
-    L.CVaRLoss(q=0.9),
+    L.VaRLoss(confidence=0.9),
+    L.CVaRLoss(confidence=0.9),
     L.WorstReturnLoss(),
     L.DownsideRiskLoss(),
     L.TargetReturnLoss(target=0.002),
@@ -53,8 +54,9 @@ def test_losses_are_negated_measures():
     pairs = [
         (L.SharpeLoss(), -M.sharpe_ratio(r)),
         (L.MeanReturnLoss(), -M.mean_return(r)),
-        (L.MaxDrawdownLoss(), M.max_drawdown(r)),
-        (L.CVaRLoss(), M.conditional_value_at_risk(r)),
+        (L.MaxDrawdownLoss(), -M.max_drawdown(r)),
+        (L.CVaRLoss(), -M.conditional_value_at_risk(r)),
+        (L.VaRLoss(), -M.value_at_risk(r)),
         (L.WorstReturnLoss(), -M.worst_return(r)),
     ]
     for loss, want in pairs:
@@ -76,7 +78,9 @@ def test_composition_values_and_repr():
     assert repr(third) == "(SharpeLoss() - VolatilityLoss()) / 3"
     torch.testing.assert_close(third(w, y), (a(w, y) - c(w, y)) / 3)
     assert repr(-a) == "-SharpeLoss()"
-    assert repr(L.VaRLoss(q=0.99) + L.SortinoLoss()) == "VaRLoss(q=0.99) + SortinoLoss()"
+    assert repr(L.VaRLoss(confidence=0.99) + L.SortinoLoss()) == (
+        "VaRLoss(confidence=0.99) + SortinoLoss()"
+    )
     assert repr(sum([a, b])) == "SharpeLoss() + MaxDrawdownLoss()"
     assert isinstance(combo, L.Sum) and isinstance(combo.terms[1], L.Scale)
 
@@ -94,3 +98,48 @@ def test_bad_inputs():
         L.SharpeLoss()(w[:, :3], y)
     with pytest.raises(ValueError, match="returns_channel: expected an index into y's 2 channels"):
         L.SharpeLoss(returns_channel=2)(w, y)
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=repr)
+def test_repr_round_trips(loss):
+    namespace = {"torch": torch, **{name: getattr(L, name) for name in L.__all__}}
+    again = eval(repr(loss), namespace)
+    assert repr(again) == repr(loss)
+    w, y = inputs()
+    torch.testing.assert_close(again(w, y), loss(w, y))
+
+
+def test_settings_are_keyword_only_and_shown():
+    loss = L.SharpeLoss(kind="log", rebalance=True)
+    assert repr(loss) == "SharpeLoss(kind='log', rebalance=True)"
+    assert loss == L.SharpeLoss(rebalance=True, kind="log") and loss != L.SharpeLoss()
+    with pytest.raises(TypeError):
+        L.SharpeLoss(0.01)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        L.SharpeLoss(q=0.9)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("bad", ["weights", "y"])
+def test_non_finite_inputs_name_the_argument_and_sample(bad):
+    w, y = inputs()
+    if bad == "weights":
+        w[2, 1] = float("nan")
+    else:
+        y[3, 0, 1, 4] = float("inf")
+    with pytest.raises(NonFiniteError, match=f"{bad}: expected finite values") as info:
+        L.SharpeLoss()(w, y)
+    assert info.value.argument == bad and info.value.samples == [2 if bad == "weights" else 3]
+
+
+def test_cvar_loss_and_metric_keep_the_same_tail():
+    # H = 7 at confidence 0.7: ceil(0.3 * 7) = 3 returns, but empyrical keeps
+    # int(6 * 0.3) + 1 = 2; the loss and the reporting metric must agree
+    import pandas as pd
+
+    from deepalloc import metrics
+
+    r = torch.tensor([[0.03, -0.05, 0.01, -0.02, 0.04, -0.01, 0.02]], dtype=torch.float64)
+    series = pd.Series(r[0].numpy(), index=pd.bdate_range("2020-01-01", periods=7))
+    loss = L.CVaRLoss(confidence=0.7).score(r)
+    assert float(loss) == pytest.approx(-metrics.conditional_value_at_risk(series, confidence=0.7))
+    assert float(loss) == pytest.approx((0.05 + 0.02) / 2)

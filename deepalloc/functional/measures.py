@@ -1,29 +1,24 @@
 """Performance and risk measures, one value per sample, differentiable (pure torch).
 
 Return measures take simple portfolio returns of shape (batch, horizon); weight
-measures take weights of shape (batch, asset). Every measure keeps its natural sign:
-return-like measures (mean, Sharpe, Sortino, cumulative return, worst return, alpha)
-are higher-is-better; risk measures (volatility, downside risk, maximum drawdown, VaR,
-CVaR, concentration, turnover, risk-contribution deviation) are positive magnitudes,
-higher-is-riskier.
+measures take weights of shape (batch, asset). Signs follow one convention across the
+library (see the conventions page of the documentation): quantities expressed as
+returns keep the sign of a return, so losses are negative numbers (maximum drawdown,
+value at risk, conditional value at risk, worst return, as in quantstats and
+empyrical); dispersions are positive (volatility, downside risk); tail levels are given
+as a ``confidence`` (0.95). Losses to minimise negate what must be maximised.
 
 Dispersion uses ``ddof`` (default 0, the population formula) so that a horizon of one
-step is defined; the annualised reporting metrics in :mod:`deepalloc.metrics` follow
-quantstats/empyrical instead (ddof 1).
+step is defined; the annualised reporting metrics in :mod:`deepalloc.metrics` use
+ddof 1 as quantstats and empyrical do.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 
+from deepalloc._tail import check_confidence, tail_count
 from deepalloc.functional.returns import drawdown
-
-
-def _check_level(q: float) -> None:
-    if not 0.0 < q < 1.0:
-        raise ValueError(f"q: expected a confidence level in (0, 1), got {q}")
 
 
 def mean_return(returns: torch.Tensor) -> torch.Tensor:
@@ -73,30 +68,26 @@ def cumulative_return(returns: torch.Tensor) -> torch.Tensor:
 
 
 def max_drawdown(returns: torch.Tensor) -> torch.Tensor:
-    """Largest fall from a running peak of wealth, a positive fraction, shape (batch,).
+    """Largest fall from a running peak of wealth, a negative fraction (or 0), shape (batch,).
 
     Wealth starts at 1 before the first step, so a first-step loss counts.
     """
-    return -drawdown(returns).min(-1).values
+    return drawdown(returns).min(-1).values
 
 
-def value_at_risk(returns: torch.Tensor, q: float = 0.95) -> torch.Tensor:
-    """Historical value at risk at level ``q``: ``-quantile(r, 1 - q)`` (linear interpolation).
-
-    A positive number is a loss. Shape (batch,).
-    """
-    _check_level(q)
-    return -torch.quantile(returns, 1.0 - q, dim=-1)
+def value_at_risk(returns: torch.Tensor, *, confidence: float = 0.95) -> torch.Tensor:
+    """Historical value at risk: the ``1 - confidence`` quantile of returns (linear
+    interpolation, as ``numpy.percentile``); negative is a loss. Shape (batch,)."""
+    check_confidence(confidence)
+    return torch.quantile(returns, 1.0 - confidence, dim=-1)
 
 
-def conditional_value_at_risk(returns: torch.Tensor, q: float = 0.95) -> torch.Tensor:
-    """Historical CVaR at level ``q``: minus the mean of the ``ceil((1 - q) * horizon)`` worst returns.
-
-    A positive number is a loss. Shape (batch,).
-    """
-    _check_level(q)
-    k = max(1, math.ceil((1.0 - q) * returns.shape[-1] - 1e-12))
-    return torch.topk(-returns, k, dim=-1).values.mean(-1)
+def conditional_value_at_risk(returns: torch.Tensor, *, confidence: float = 0.95) -> torch.Tensor:
+    """Historical CVaR: the mean of the worst ``int((n - 1) (1 - confidence)) + 1``
+    returns (:func:`deepalloc._tail.tail_count`, empyrical's definition); negative is a
+    loss. Shape (batch,)."""
+    k = tail_count(returns.shape[-1], confidence)
+    return -torch.topk(-returns, k, dim=-1).values.mean(-1)
 
 
 def worst_return(returns: torch.Tensor) -> torch.Tensor:

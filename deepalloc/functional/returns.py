@@ -25,7 +25,7 @@ def portfolio_returns(
     kind: ReturnsKind = "simple",
     rebalance: bool = False,
     previous_weights: torch.Tensor | None = None,
-    cost: float | torch.Tensor = 0.0,
+    costs_bps: float | torch.Tensor = 0.0,
 ) -> torch.Tensor:
     """Per-step simple returns of portfolios held over a horizon.
 
@@ -45,11 +45,11 @@ def portfolio_returns(
         rebalanced to ``weights`` at every step (no costs charged for it).
     previous_weights
         Weights held before the initial trade, shape (batch, asset) or (asset,). With
-        ``cost`` it prices the initial trade; default no previous position (cash).
-    cost
-        Proportional cost per unit of traded value (0.001 = 10 bps), scalar or per
-        asset (asset,), charged once at the start on ``sum |w - previous|``: the whole
-        portfolio is scaled by ``1 - cost_paid``, so only the first step's return changes.
+        ``costs_bps`` it prices the initial trade; default no previous position (cash).
+    costs_bps
+        Proportional cost in basis points of traded value (10 = 0.1%), scalar or per
+        asset (asset,), charged once at the start on ``|w - previous|``: the whole
+        portfolio is scaled by ``1 - cost paid``, so only the first step's return changes.
 
     Returns
     -------
@@ -69,10 +69,11 @@ def portfolio_returns(
         value = cash + torch.einsum("ba,bah->bh", weights, growth)
         previous = torch.cat([torch.ones_like(value[:, :1]), value[:, :-1]], dim=-1)
         out = value / previous - 1.0
-    if previous_weights is not None or not (isinstance(cost, float | int) and cost == 0):
+    if previous_weights is not None or not (isinstance(costs_bps, float | int) and costs_bps == 0):
         prev = torch.zeros_like(weights) if previous_weights is None else previous_weights
         paid = (
-            torch.as_tensor(cost, dtype=weights.dtype, device=weights.device)
+            torch.as_tensor(costs_bps, dtype=weights.dtype, device=weights.device)
+            * 1e-4
             * (weights - prev).abs()
         ).sum(-1)
         first = (1.0 - paid) * (1.0 + out[:, 0]) - 1.0

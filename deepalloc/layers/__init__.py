@@ -1,9 +1,10 @@
 """Network blocks over windows (batch, channel, asset, lookback)."""
 
+from deepalloc.layers.attention import CrossAssetAttention
 from deepalloc.layers.conv import AssetConv
 from deepalloc.layers.covariance import CovarianceEstimator
 from deepalloc.layers.dense import MLP, Dense, Maxout
-from deepalloc.layers.normalization import CrossAssetAttention, InstanceNorm
+from deepalloc.layers.normalization import InstanceNorm
 from deepalloc.layers.pooling import TimePool
 from deepalloc.layers.rnn import AssetRNN
 

@@ -15,8 +15,8 @@ import pandas as pd
 
 def _run(config: dict[str, Any], base: Path, output: str | None, progress: bool) -> int:
     from deepalloc.config import build_suite
-    from deepalloc.evaluate import NetworkStrategy, run_suite
-    from deepalloc.report import report
+    from deepalloc.evaluation import NetworkStrategy, run_suite
+    from deepalloc.reporting.report import report
 
     start = time.perf_counter()
     suite = build_suite(config, base=base, output=output)
@@ -73,14 +73,14 @@ def _run_config(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from deepalloc.backtest import backtest
+    from deepalloc.analysis.backtest import backtest
     from deepalloc.data import prices_to_returns
     from deepalloc.datasets import read_prices
 
     weights = pd.read_csv(args.weights, index_col=0, parse_dates=True)
     returns = prices_to_returns(read_prices(args.prices))
     result = backtest(
-        weights, returns, costs=args.costs_bps, rebalance=args.rebalance, lag=args.lag
+        weights, returns, costs_bps=args.costs_bps, rebalance=args.rebalance, lag=args.lag
     )
     print(result.summary(name=Path(args.weights).stem).to_string(float_format=lambda v: f"{v:.4f}"))
     return 0

@@ -1,3 +1,4 @@
+import functools
 import math
 
 import numpy as np
@@ -6,24 +7,24 @@ import pytest
 import torch
 from torch import nn
 
-from deepalloc.data import WindowLoader, holdout_split, make_windows, synthetic_market
+from deepalloc.data import holdout_split, make_windows, synthetic_market
 from deepalloc.errors import SolverError
-from deepalloc.losses import SharpeLoss, VolatilityLoss
+from deepalloc.losses import Loss, SharpeLoss, VolatilityLoss
 from deepalloc.networks import DenseNet, StackedLSTMNet
-from deepalloc.train import TrainingError, evaluate_metrics, fit, predict
-from deepalloc.train_logging import MLflowLogger
+from deepalloc.training import (
+    EarlyStopping,
+    MLflowLogger,
+    ParameterPenalty,
+    TrainingError,
+    evaluate_metrics,
+    fit,
+    predict,
+)
+from tests.training.conftest import loaders
 
 
-@pytest.fixture(scope="module")
-def market():
-    returns = synthetic_market(900, 6, seed=0, momentum=0.3)
-    return make_windows(returns, lookback=20, horizon=5)
-
-
-def loaders(windows, fold, batch_size=32, seed=0):
-    train = WindowLoader(windows, fold.train, batch_size=batch_size, shuffle=True, generator=seed)
-    val = WindowLoader(windows, fold.val, batch_size=256)
-    return train, val
+def adam(lr):
+    return functools.partial(torch.optim.Adam, lr=lr)
 
 
 def test_early_stopping_restores_best_validation_weights(market):
@@ -37,8 +38,8 @@ def test_early_stopping_restores_best_validation_weights(market):
         train,
         val_loader=val,
         epochs=200,
-        lr=3e-2,
-        patience=3,
+        optimizer=adam(3e-2),
+        early_stopping=EarlyStopping(patience=3),
         seed=1,
         progress=False,
     )
@@ -56,37 +57,6 @@ def test_early_stopping_restores_best_validation_weights(market):
     assert set(result.history.columns) == {"epoch", "split", "metric", "value"}
 
 
-def test_resume_continues_exactly(market, tmp_path):
-    fold = holdout_split(market, test=0.2, val=0.2)
-
-    def run(epochs, resume=None):
-        torch.manual_seed(0)  # test-only: identical initial weights
-        net = StackedLSTMNet(1, hidden_size=8, dropout=0.3).double()
-        train, val = loaders(market, fold, batch_size=64)
-        fit(
-            net,
-            SharpeLoss(),
-            train,
-            val_loader=val,
-            epochs=epochs,
-            lr=1e-2,
-            seed=3,
-            schedule="exponential",
-            checkpoint=tmp_path / f"ck{epochs}{resume is not None}.pt",
-            resume=resume,
-            progress=False,
-            dtype=torch.float64,
-            patience=100,
-        )
-        return net
-
-    straight = run(4)
-    run(2)
-    resumed = run(4, resume=tmp_path / "ck2False.pt")
-    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
-        assert torch.equal(a, b), name
-
-
 def test_seed_reproducible_and_global_rng_untouched(market):
     fold = holdout_split(market, test=0.2, val=0.2)
     before = torch.get_rng_state()
@@ -96,7 +66,7 @@ def test_seed_reproducible_and_global_rng_untouched(market):
         net = StackedLSTMNet(1, hidden_size=8, dropout=0.3)
         train, _ = loaders(market, fold)
         state = torch.get_rng_state()
-        fit(net, SharpeLoss(), train, epochs=2, lr=1e-2, seed=seed, progress=False)
+        fit(net, SharpeLoss(), train, epochs=2, optimizer=adam(1e-2), seed=seed, progress=False)
         assert torch.equal(torch.get_rng_state(), state)  # the caller's generator is untouched
         return torch.cat([p.flatten() for p in net.parameters()])
 
@@ -142,41 +112,64 @@ def test_failure_policies(market):
         )
 
 
-def test_non_finite_loss_is_caught(market):
+def test_non_finite_weights_and_losses_are_caught(market):
     class NanNet(DenseNet):
         def forward(self, x):
             return super().forward(x) * float("nan")
 
+    class InfiniteLoss(Loss):
+        def forward(self, weights, y):
+            return torch.log(torch.zeros_like(weights[:, 0]))
+
     fold = holdout_split(market, test=0.2, val=0.2)
     train, _ = loaders(market, fold)
-    with pytest.raises(TrainingError, match="epoch 1, batch 0: non-finite loss"):
+    with pytest.raises(TrainingError, match="epoch 1, batch 0: weights: expected finite values"):
         fit(NanNet(1, 20), SharpeLoss(), train, epochs=1, progress=False)
+    with pytest.raises(TrainingError, match="epoch 1, batch 0: non-finite loss -inf"):
+        fit(DenseNet(1, 20), InfiniteLoss(), train, epochs=1, progress=False)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "rmsprop"])
 @pytest.mark.parametrize(
-    ("schedule", "expected"),
+    "optimizer",
     [
-        ("exponential", lambda k: 0.01 * 0.5**k),
-        ("step", lambda k: 0.01 * 0.5 ** (k // 2)),
-        ("polynomial", lambda k: 0.01 * (1 - k / 4)),
-        ("cosine", lambda k: 0.01 * (1 + math.cos(math.pi * k / 4)) / 2),
+        torch.optim.Adam,
+        torch.optim.AdamW,
+        functools.partial(torch.optim.SGD, momentum=0.9),
+        torch.optim.RMSprop,
     ],
 )
-def test_optimizers_and_schedules(market, optimizer, schedule, expected):
+@pytest.mark.parametrize(
+    ("scheduler", "expected"),
+    [
+        (
+            functools.partial(torch.optim.lr_scheduler.ExponentialLR, gamma=0.5),
+            lambda k: 0.01 * 0.5**k,
+        ),
+        (
+            functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5),
+            lambda k: 0.01 * 0.5 ** (k // 2),
+        ),
+        (
+            functools.partial(torch.optim.lr_scheduler.PolynomialLR, total_iters=4),
+            lambda k: 0.01 * (1 - k / 4),
+        ),
+        (
+            functools.partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=4),
+            lambda k: 0.01 * (1 + math.cos(math.pi * k / 4)) / 2,
+        ),
+    ],
+)
+def test_optimizer_and_scheduler_factories(market, optimizer, scheduler, expected):
     fold = holdout_split(market, test=0.2, val=0.2)
     train, _ = loaders(market, fold, batch_size=256)
     torch.manual_seed(0)
-    options = {"gamma": 0.5, "step_size": 2}
     result = fit(
         DenseNet(1, 20),
         SharpeLoss(),
         train,
         epochs=4,
-        lr=0.01,
-        optimizer=optimizer,
-        schedule=schedule,
-        schedule_options=options,
+        optimizer=functools.partial(optimizer, lr=0.01),
+        scheduler=scheduler,
         progress=False,
     )
     lrs = result.history.query("metric == 'lr'")["value"].to_numpy()
@@ -190,13 +183,15 @@ def test_penalties_shrink_chosen_parameters(market):
         torch.manual_seed(0)
         net = DenseNet(1, 20)
         train, _ = loaders(market, fold)
-        fit(net, SharpeLoss(), train, epochs=3, lr=1e-2, seed=0, progress=False, **kw)
+        fit(net, SharpeLoss(), train, epochs=3, optimizer=adam(1e-2), seed=0, progress=False, **kw)
         return sum(
             float((p.detach() ** 2).sum()) for n, p in net.named_parameters() if "weight" in n
         )
 
-    assert norm(l2=1.0, penalize=["weight"]) < 0.5 * norm()
-    assert norm(l1=0.1) < norm()
+    assert norm(regularizer=ParameterPenalty(l2=1.0, only=["weight"])) < 0.5 * norm()
+    assert norm(regularizer=ParameterPenalty(l1=0.1)) < norm()
+    with pytest.raises(ValueError, match="l1, l2: expected non-negative"):
+        ParameterPenalty(l2=-1.0)
 
 
 def test_returns_kind_must_match_dataset(market):
@@ -210,7 +205,7 @@ def test_returns_kind_must_match_dataset(market):
             SharpeLoss(),
             train,
             val_loader=train,
-            monitor="vol",
+            early_stopping=EarlyStopping(monitor="vol"),
             epochs=1,
             progress=False,
         )

@@ -7,6 +7,7 @@ Every value is checked where it is read and an error names its key, for example
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 from torch import nn
 
 from deepalloc import allocators, baselines, losses, networks
@@ -27,7 +29,8 @@ from deepalloc.data import (
     walk_forward_folds,
 )
 from deepalloc.datasets import load_factor_etfs, load_sp500, read_prices
-from deepalloc.evaluate import BaselineStrategy, NetworkStrategy, Strategy
+from deepalloc.evaluation import BaselineStrategy, NetworkStrategy, Strategy
+from deepalloc.training import EarlyStopping
 
 DEMO_CONFIG: dict[str, Any] = {
     "data": {"dataset": "sp500", "kind": "prices", "start": "2012-01-01"},
@@ -266,9 +269,15 @@ def _strategies(config: Mapping[str, Any]) -> list[Strategy]:
             raise ConfigError(
                 f"config {where}.{unknown[0]}: unknown key (expected one of {sorted(_NETWORK_KEYS)})"
             )
-        options = {
+        values = {
             k: _get(spec, where, k, (int, float) if k == "lr" else int, v, positive=True)
             for k, v in defaults.items()
+        }
+        options = {
+            "epochs": values["epochs"],
+            "optimizer": functools.partial(torch.optim.Adam, lr=values["lr"]),
+            "early_stopping": EarlyStopping(patience=values["patience"]),
+            "batch_size": values["batch_size"],
         }
         loss = LOSSES[_choice(spec, where, "loss", LOSSES, default_loss)]()
         out.append(

@@ -1,0 +1,57 @@
+"""Atomic file writes: a file is either its old version or its complete new one.
+
+Everything the library writes (checkpoints, cached suite folds, model files, reports)
+goes through :func:`atomic_writer`: the content is written to a temporary file in the
+same folder, flushed to disk, then moved into place with :func:`os.replace`, which is
+atomic on POSIX and Windows. An interruption (a kill, a power cut, an exception) leaves
+the previous file untouched and at most a stray ``.*.tmp`` file beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` for writing; move it into place on success.
+
+    Parameters
+    ----------
+    path
+        Final path of the file; its folder must exist.
+    mode
+        ``"wb"`` (bytes) or ``"w"`` (text, UTF-8).
+
+    Yields
+    ------
+    file object
+        Write the content to it; on an exception the temporary file is removed and
+        ``path`` is left as it was.
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"mode: expected 'wb' or 'w', got {mode!r}")
+    target = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        encoding = None if mode == "wb" else "utf-8"
+        with os.fdopen(handle, mode, encoding=encoding) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_writer(path, "w") as file:
+        file.write(text)

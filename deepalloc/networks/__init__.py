@@ -1,0 +1,44 @@
+"""Ready end-to-end allocation networks: a body of blocks plus an allocation head.
+
+Every network maps windows x (batch, channel, asset, lookback) to weights
+(batch, asset). ``heads`` holds the container and the heads that fit each kind of
+allocator; ``feedforward`` the dense and convolutional designs; ``recurrent`` the
+RNN/LSTM/GRU and attention designs. Networks built from asset-wise blocks only (all but
+the cross-sectional dense option) accept a different number of assets at inference
+than in training.
+"""
+
+from deepalloc.networks.feedforward import ConvNet, DenseNet
+from deepalloc.networks.heads import (
+    MEAN_VARIANCE_INPUTS,
+    AllocationNetwork,
+    MeanVarianceHead,
+    ScoreHead,
+    default_covariance,
+    make_head,
+)
+from deepalloc.networks.recurrent import (
+    AttentionNet,
+    GRUNet,
+    LSTMMarkowitzNet,
+    LSTMNet,
+    RecurrentNet,
+    StackedLSTMNet,
+)
+
+__all__ = [
+    "MEAN_VARIANCE_INPUTS",
+    "AllocationNetwork",
+    "AttentionNet",
+    "ConvNet",
+    "DenseNet",
+    "GRUNet",
+    "LSTMMarkowitzNet",
+    "LSTMNet",
+    "MeanVarianceHead",
+    "RecurrentNet",
+    "ScoreHead",
+    "StackedLSTMNet",
+    "default_covariance",
+    "make_head",
+]

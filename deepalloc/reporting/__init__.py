@@ -1,0 +1,2 @@
+"""Figures and report folders for backtests and benchmark suites (matplotlib, loaded
+lazily)."""

@@ -1,0 +1,93 @@
+"""Inference: weights for new data, and metrics of a network over a loader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import pandas as pd
+import torch
+from torch import nn
+
+from deepalloc.data import WindowLoader, Windows, make_windows
+
+Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def placement(
+    network: nn.Module, device: torch.device | str | None, dtype: torch.dtype | None
+) -> tuple[torch.device | str | None, torch.dtype | None]:
+    """Device and dtype for batches: as given, else those of the network's parameters."""
+    reference = next((p for p in network.parameters() if p.is_floating_point()), None)
+    if reference is None:
+        return device, dtype
+    return device or reference.device, dtype or reference.dtype
+
+
+def evaluate_metrics(
+    network: nn.Module,
+    loader: WindowLoader,
+    metrics: Mapping[str, Metric],
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> dict[str, float]:
+    """Mean of each metric (a loss or ``(weights, y) -> (batch,)``) over every sample."""
+    device, dtype = placement(network, device, dtype)
+    network.eval()
+    totals = dict.fromkeys(metrics, 0.0)
+    count = 0
+    with torch.no_grad():
+        for x, y in loader:
+            x, y = x.to(device, dtype), y.to(device, dtype)
+            weights = network(x)
+            for name, metric in metrics.items():
+                totals[name] += float(metric(weights, y).sum())
+            count += x.shape[0]
+    return {name: value / max(count, 1) for name, value in totals.items()}
+
+
+def predict(
+    network: nn.Module,
+    data: Windows | pd.DataFrame | Mapping[str, pd.DataFrame],
+    *,
+    lookback: int | None = None,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> pd.DataFrame:
+    """Weights for every decision date of ``data``, which needs no future returns.
+
+    Parameters
+    ----------
+    network
+        Maps x (batch, channel, asset, lookback) to weights (batch, asset).
+    data
+        :class:`~deepalloc.data.Windows` (any horizon, including 0), or feature
+        frame(s) as accepted by :func:`~deepalloc.data.make_windows` together with
+        ``lookback``; every date with a full lookback gets weights.
+    batch_size, device, dtype
+        Inference batching and placement (default: the network's parameters').
+
+    Returns
+    -------
+    pandas.DataFrame
+        Weights indexed by decision date (the last date of each window), one column per
+        asset.
+    """
+    if isinstance(data, Windows):
+        windows = data
+    else:
+        if lookback is None:
+            raise ValueError("lookback: expected the window length for frame input, got None")
+        windows = make_windows(data, lookback=lookback, horizon=0)
+    device, dtype = placement(network, device, dtype)
+    dtype = dtype or windows.data.dtype
+    network.eval()
+    x_all = windows.x
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(windows), batch_size):
+            x = x_all[start : start + batch_size].to(device, dtype)
+            out.append(network(x).detach().cpu().double())
+    values = torch.cat(out).numpy()
+    return pd.DataFrame(values, index=windows.timestamps, columns=windows.assets)

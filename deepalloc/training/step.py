@@ -1,0 +1,83 @@
+"""One training epoch: batches through the network and loss, with the failure policy."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from deepalloc.errors import NonFiniteError, SolverError
+from deepalloc.losses import Loss
+from deepalloc.training.run import Run, TrainingError
+
+FAILURES: tuple[type[Exception], ...] = (SolverError, NonFiniteError, FloatingPointError)
+"""What the failure policy covers: a solver failure, a non-finite input to an allocator
+or loss (a NaN from the network), or a non-finite loss."""
+
+
+def batch_loss(network: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean loss of one batch; raises ``FloatingPointError`` if it is not finite."""
+    value = loss(network(x), y).mean()
+    if not bool(torch.isfinite(value)):
+        raise FloatingPointError(f"non-finite loss {float(value.detach())}")
+    return value
+
+
+def train_epoch(
+    run: Run,
+    loss: Loss,
+    regularizer: Callable[[nn.Module], torch.Tensor] | None,
+    clip_grad_norm: float | None,
+    on_failure: str,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+) -> None:
+    """Run one epoch of optimizer steps and record its training loss, learning rate and
+    skipped batches in the history; call every ``on_batch_end`` hook.
+
+    Raises
+    ------
+    TrainingError
+        On a failed batch under ``on_failure="raise"``, or when every batch was skipped.
+    """
+    network, opt, epoch = run.network, run.optimizer, run.state.epoch
+    network.train()
+    total, count, skipped, batches = 0.0, 0, 0, 0
+    lr = opt.param_groups[0]["lr"]
+    for batch, (x, y) in enumerate(run.train_loader):
+        batches += 1
+        x, y = x.to(device, dtype), y.to(device, dtype)
+        try:
+            value = batch_loss(network, loss, x, y)
+        except FAILURES as err:
+            message = f"epoch {epoch}, batch {batch}: {err}"
+            if on_failure == "raise":
+                raise TrainingError(message) from err
+            warnings.warn(f"skipped {message}", RuntimeWarning, stacklevel=4)
+            skipped += 1
+            continue
+        objective = value if regularizer is None else value + regularizer(network)
+        opt.zero_grad()
+        objective.backward()
+        if clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(network.parameters(), clip_grad_norm)
+        opt.step()
+        total += float(value.detach()) * x.shape[0]
+        count += x.shape[0]
+        for callback in run.callbacks:
+            hook = getattr(callback, "on_batch_end", None)
+            if hook is not None:
+                hook(run, batch, float(value.detach()))
+    if batches and skipped == batches:
+        raise TrainingError(
+            f"epoch {epoch}: expected at least one batch to train on, got all {batches} "
+            "skipped by the failure policy (see the warnings for why)"
+        )
+    run.state.skipped += skipped
+    run.record(
+        "train",
+        {"loss": total / count if count else math.nan, "lr": lr, "skipped_batches": skipped},
+    )
