@@ -12,7 +12,7 @@ lookback. Indexing a batch (``windows.x[idx]``) copies only that batch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeAlias
 
@@ -88,6 +88,54 @@ class Windows:
     def timestamps(self) -> pd.DatetimeIndex:
         """Decision date of each sample (the last date inside its lookback)."""
         return self.dates[self.lookback - 1 : self.lookback - 1 + self.n_samples]
+
+    def inputs(self, indices: np.ndarray | Sequence[int]) -> Windows:
+        """Inputs-only windows (``horizon`` 0) whose samples are ``indices``, a contiguous
+        block, for predicting on a test block: nothing after its last decision date is
+        kept."""
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or len(idx) == 0 or np.any(np.diff(idx) != 1):
+            raise ValueError(
+                f"indices: expected a contiguous, non-empty block of samples, got {len(idx)} "
+                "indices that are not consecutive"
+            )
+        if idx[0] < 0 or idx[-1] >= self.n_samples:
+            raise ValueError(
+                f"indices: expected samples in [0, {self.n_samples}), got [{idx[0]}, {idx[-1]}]"
+            )
+        start, stop = int(idx[0]), int(idx[-1]) + self.lookback
+        return Windows(
+            data=self.data[..., start:stop],
+            target_data=None,
+            dates=self.dates[start:stop],
+            assets=self.assets,
+            channels=self.channels,
+            target_channels=(),
+            lookback=self.lookback,
+            horizon=0,
+            gap=0,
+            returns_kind=self.returns_kind,
+        )
+
+    def asset_returns(self, channel: int | str = 0) -> pd.DataFrame:
+        """Simple asset returns by date (date x asset) from a target channel.
+
+        The targets are stored in the windows' dtype (float32 by default), so these
+        returns carry its precision; keep the original returns frame when you have it.
+        """
+        if self.target_data is None:
+            raise ValueError("windows: expected targets holding returns, got windows without y")
+        if isinstance(channel, str):
+            if channel not in self.target_channels:
+                raise ValueError(
+                    f"channel: expected one of the target channels {list(self.target_channels)}, "
+                    f"got {channel!r}"
+                )
+            channel = self.target_channels.index(channel)
+        values = self.target_data[channel].T.double().cpu().numpy()
+        if self.returns_kind == "log":
+            values = np.expm1(values)
+        return pd.DataFrame(values, index=self.dates, columns=self.assets)
 
     def with_data(self, data: torch.Tensor) -> Windows:
         """Return a copy of these windows over new feature data of the same shape."""

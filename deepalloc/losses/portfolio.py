@@ -23,7 +23,6 @@ from deepalloc.functional.risk import covariance
 from deepalloc.losses.base import Loss
 
 
-
 @dataclass(repr=False, eq=False, kw_only=True)
 class PortfolioLoss(Loss):
     """A loss on the portfolio's returns over the horizon.

@@ -1,0 +1,127 @@
+"""One fold of a suite: train every network (for every seed) on the fold's training
+block, and produce every strategy's weights on its test dates."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from deepalloc.data import Fold, WindowLoader, Windows
+from deepalloc.evaluation.strategies import BaselineStrategy, Strategy, seed_run_name
+from deepalloc.training import fit, predict
+
+
+@dataclass
+class FoldJob:
+    """Everything a worker needs to run one fold (it pickles)."""
+
+    windows: Windows
+    fold: Fold
+    index: int
+    strategies: Sequence[Strategy]
+    seed: int
+    seeds: int
+    threads: int | None
+
+
+@dataclass
+class FoldOutput:
+    """What one fold produces.
+
+    Attributes
+    ----------
+    index
+        Fold index.
+    weights
+        Run name -> weights on the fold's test decision dates (date x asset).
+    histories
+        Training histories (``strategy``, ``fold`` columns added).
+    states
+        Run name -> the trained network's ``state_dict`` (networks only).
+    """
+
+    index: int
+    weights: dict[str, pd.DataFrame]
+    histories: list[pd.DataFrame] = field(default_factory=list)
+    states: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def fold_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` torch and BLAS/OpenMP threads (restored afterwards).
+
+    Parallel folds would otherwise each start a thread per core and oversubscribe the
+    machine; a fixed number also makes parallel and serial runs reduce in the same order.
+    """
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def training_seed(seed: int, fold: int, strategy: int, seed_index: int) -> int:
+    """An independent seed for each (suite seed, fold, strategy, seed index)."""
+    state = np.random.SeedSequence([seed, fold, strategy, seed_index]).generate_state(1)
+    return int(state[0])
+
+
+def contiguous_blocks(indices: np.ndarray) -> list[np.ndarray]:
+    """Split sorted sample indices into runs of consecutive samples."""
+    return np.split(indices, np.flatnonzero(np.diff(indices) != 1) + 1)
+
+
+def _predict_blocks(rule: torch.nn.Module, windows: Windows, indices: np.ndarray) -> pd.DataFrame:
+    return pd.concat([predict(rule, windows.inputs(b)) for b in contiguous_blocks(indices)])
+
+
+def prediction_index(windows: Windows, indices: np.ndarray) -> pd.DatetimeIndex:
+    """The decision dates of the weights predicted on the samples ``indices``: the same
+    index (frequency included) that predicting block by block gives."""
+    frames = [pd.DataFrame(index=windows.inputs(b).timestamps) for b in contiguous_blocks(indices)]
+    return pd.DatetimeIndex(pd.concat(frames).index)
+
+
+def run_fold(job: FoldJob) -> FoldOutput:
+    """Weights of every strategy (each network for every seed) on the fold's test dates."""
+    windows, fold = job.windows, job.fold
+    n_channels, n_assets = windows.data.shape[0], windows.data.shape[1]
+    out = FoldOutput(job.index, {})
+    with fold_threads(job.threads):
+        for position, strategy in enumerate(job.strategies):
+            if isinstance(strategy, BaselineStrategy):
+                out.weights[strategy.name] = _predict_blocks(strategy.rule, windows, fold.test)
+                continue
+            for k in range(job.seeds):
+                run = seed_run_name(strategy.name, k, job.seeds)
+                seed = training_seed(job.seed, job.index, position, k)
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    network = strategy.build(n_channels, n_assets, windows.lookback)
+                options = copy.deepcopy(strategy.fit_options)
+                batch_size = options.pop("batch_size", 32)
+                options.setdefault("progress", False)
+                train = WindowLoader(
+                    windows, fold.train, batch_size=batch_size, shuffle=True, generator=seed
+                )
+                val = WindowLoader(windows, fold.val, batch_size=256) if len(fold.val) else None
+                result = fit(network, strategy.loss, train, val_loader=val, seed=seed, **options)
+                out.histories.append(result.history.assign(strategy=run, fold=job.index, seed=k))
+                out.weights[run] = _predict_blocks(result.network, windows, fold.test)
+                out.states[run] = {
+                    name: t.detach().cpu().clone() for name, t in network.state_dict().items()
+                }
+    return out
