@@ -87,28 +87,36 @@ def _lw_gradient(mu: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     )
 
 
-def _block_standard_error(x: np.ndarray, y: np.ndarray, block: int) -> np.ndarray:
-    """Ledoit and Wolf (2008), Section 3.2: SE from non-overlapping blocks of length ``block``.
+def _block_statistics(x: np.ndarray, y: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """``SR_a - SR_b`` and its block standard error, Ledoit and Wolf (2008), Section 3.2.
 
     ``Psi = (1 / l) sum_j zeta_j zeta_j'`` with ``zeta_j = sqrt(b) * (mean over block j of
     (r_a - mu_a, r_b - mu_b, r_a^2 - g_a, r_b^2 - g_b))`` over the ``l = floor(T / b)``
     complete blocks, and ``se = sqrt(grad' Psi grad / T)``. Rows of ``x``, ``y``
-    (..., time) are separate series; ``grad' zeta_j`` is formed from the block sums of
-    ``r`` and ``r^2``, so the (..., time, 4) moment array is never built.
+    (..., time) are separate series. ``grad' zeta_j`` is the block sum of the scalar
+    series ``grad' (r_a, r_b, r_a^2, r_b^2)_t`` less ``b grad' (mu_a, mu_b, g_a, g_b)``,
+    so the (..., time, 4) moment array is never built, and the Sharpe ratios
+    (``std`` with ddof 1) come from the same first and second moments.
     """
     n = x.shape[-1]
-    n_blocks = n // block
     x2, y2 = x * x, y * y
     mu = np.stack([x.mean(-1), y.mean(-1)], axis=-1)
     gamma = np.stack([x2.mean(-1), y2.mean(-1)], axis=-1)
+    sd = np.sqrt((gamma - mu**2) * (n / (n - 1.0)))
+    diff = mu[..., 0] / sd[..., 0] - mu[..., 1] / sd[..., 1]
     g = _lw_gradient(mu, gamma)
-    centre = g[..., 0] * mu[..., 0] + g[..., 1] * mu[..., 1]
-    centre = centre + g[..., 2] * gamma[..., 0] + g[..., 3] * gamma[..., 1]
-    shape = (*x.shape[:-1], n_blocks, block)
-    sums = -block * centre[..., None]
-    for k, series in enumerate((x, y, x2, y2)):
-        sums = sums + g[..., k, None] * series[..., : n_blocks * block].reshape(shape).sum(-1)
-    return np.sqrt(np.mean(sums**2, axis=-1) / block / n)
+    centre = np.sum(g[..., :2] * mu + g[..., 2:] * gamma, axis=-1)
+    x2 *= g[..., 2, None]
+    y2 *= g[..., 3, None]
+    w = x * g[..., 0, None]
+    w += y * g[..., 1, None]
+    w += x2
+    w += y2
+    n_blocks = n // block
+    if block > 1:
+        w = w[..., : n_blocks * block].reshape(*w.shape[:-1], n_blocks, block).sum(-1)
+    w -= block * centre[..., None]
+    return diff, np.sqrt(np.mean(w * w, axis=-1) / block / n)
 
 
 def _sharpe(x: np.ndarray) -> np.ndarray:
@@ -142,12 +150,11 @@ def studentized_bootstrap(
     Ledoit and Wolf (2008), Section 3.2; ``chunks`` yields index arrays (resample, time).
     """
     diff = float(_sharpe(x) - _sharpe(y))
-    se = float(_block_standard_error(x, y, block))
+    se = float(_block_statistics(x, y, block)[1])
     stats = []
     for idx in chunks:
-        bx, by = x[idx], y[idx]
-        d_star = _sharpe(bx) - _sharpe(by)
-        stats.append(np.abs(d_star - diff) / _block_standard_error(bx, by, block))
+        d_star, se_star = _block_statistics(x[idx], y[idx], block)
+        stats.append(np.abs(d_star - diff) / se_star)
     return se, np.concatenate(stats)
 
 

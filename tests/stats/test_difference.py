@@ -173,14 +173,14 @@ def test_asymptotic_tests_hold_their_size(method):
 
 
 def test_bootstrap_test_size_quick():
-    """200 bootstrap tests (199 resamples each) under the null: the rejection rate at 5%
-    lies in 1-10% (binomial sd 1.5%: about 3 sd, since this run is small)."""
-    pairs = _null_pairs(np.random.default_rng(5), 200, 500)
+    """500 bootstrap tests (199 resamples each) of 500 observations under the null: the
+    rejection rate at 5% lies in 2-8% (binomial sd 1%: about 3 sd, as this run is small)."""
+    pairs = _null_pairs(np.random.default_rng(5), 500, 500)
     p = [
         sharpe_difference_test(s[:, 0], s[:, 1], method="bootstrap", n_boot=199, seed=i).p_value
         for i, s in enumerate(pairs)
     ]
-    assert 0.01 <= np.mean(np.array(p) < 0.05) <= 0.10
+    assert 0.02 <= np.mean(np.array(p) < 0.05) <= 0.08
 
 
 @pytest.mark.slow
