@@ -1,6 +1,12 @@
 """The data layer: frames -> validated returns -> windows -> splits -> batches."""
 
 from deepalloc.data.augment import Compose, Dropout, GaussianNoise, MultiplicativeScaling
+from deepalloc.data.cpcv import (
+    BacktestPath,
+    combinatorial_purged_folds,
+    cpcv_paths,
+    describe_blocks,
+)
 from deepalloc.data.dataset import WindowDataset, WindowLoader
 from deepalloc.data.frames import align_frames, clean_prices, prices_to_returns, validate_frame
 from deepalloc.data.scaling import RobustScaler, StandardScaler
@@ -9,6 +15,7 @@ from deepalloc.data.synthetic import sine_market, synthetic_market
 from deepalloc.data.windows import Windows, make_windows
 
 __all__ = [
+    "BacktestPath",
     "Compose",
     "Dropout",
     "Fold",
@@ -21,6 +28,9 @@ __all__ = [
     "Windows",
     "align_frames",
     "clean_prices",
+    "combinatorial_purged_folds",
+    "cpcv_paths",
+    "describe_blocks",
     "holdout_split",
     "make_windows",
     "prices_to_returns",
