@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 from scipy.stats import norm
 
-from deepalloc.stats._hac import newey_west, newey_west_lag
-from deepalloc.stats._inputs import (
+from deepalloc.analysis.stats._hac import newey_west, newey_west_lag
+from deepalloc.analysis.stats._inputs import (
     ReturnsLike,
     as_returns,
     check_count,

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from deepalloc.stats._inputs import (
+from deepalloc.analysis.stats._inputs import (
     ReturnsLike,
     SeedLike,
     as_generator,

@@ -26,15 +26,15 @@ bootstrap confidence intervals of any metric (Politis and Romano 1992, 1994) and
 Holm's (1979) adjustment of several p-values.
 """
 
-from deepalloc.stats.bootstrap import (
+from deepalloc.analysis.stats.bootstrap import (
     BootstrapInterval,
     automatic_block_length,
     block_bootstrap_indices,
     bootstrap_ci,
 )
-from deepalloc.stats.difference import SharpeDifference, sharpe_difference_test
-from deepalloc.stats.multiple import holm
-from deepalloc.stats.sharpe import (
+from deepalloc.analysis.stats.difference import SharpeDifference, sharpe_difference_test
+from deepalloc.analysis.stats.multiple import holm
+from deepalloc.analysis.stats.sharpe import (
     deflated_sharpe_ratio,
     expected_maximum_sharpe,
     minimum_track_record_length,

@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 from scipy.stats import norm
 
-from deepalloc.stats._hac import parzen_hac
-from deepalloc.stats._inputs import (
+from deepalloc.analysis.stats._hac import parzen_hac
+from deepalloc.analysis.stats._inputs import (
     ReturnsLike,
     SeedLike,
     as_generator,
@@ -25,7 +25,7 @@ from deepalloc.stats._inputs import (
     check_count,
     check_probability,
 )
-from deepalloc.stats.bootstrap import automatic_block_length, index_chunks
+from deepalloc.analysis.stats.bootstrap import automatic_block_length, index_chunks
 
 DifferenceMethod = Literal["ledoit_wolf", "jobson_korkie_memmel", "bootstrap"]
 
@@ -193,7 +193,7 @@ def sharpe_difference_test(
         The delta method on ``v = (mu_a, mu_b, E r_a^2, E r_b^2)`` with a HAC estimate
         of the covariance of ``sqrt(T) v``: Parzen kernel, Andrews (1991) AR(1) plug-in
         bandwidth, ``T / (T - 4)`` adjustment (the paper uses the prewhitened
-        quadratic-spectral kernel; see ``deepalloc.stats._hac``). Normal interval and
+        quadratic-spectral kernel; see ``deepalloc.analysis.stats._hac``). Normal interval and
         p-value.
 
         ``"bootstrap"``: their studentized circular block bootstrap (Section 3.2):
