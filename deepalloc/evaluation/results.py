@@ -9,6 +9,8 @@ import pandas as pd
 
 from deepalloc.analysis import metrics
 from deepalloc.analysis.backtest import BacktestResult
+from deepalloc.analysis.stats.difference import DifferenceMethod
+from deepalloc.evaluation.significance import significance_table
 from deepalloc.evaluation.strategies import EQUAL_WEIGHT
 
 
@@ -36,6 +38,17 @@ class SuiteResult:
         Network name -> the names of its seeds' rows (a single name with one seed).
     states
         Per fold, run name -> the trained network's ``state_dict``.
+    settings
+        The settings the suite ran with (data range, costs, rebalancing, lag, windows,
+        seeds, ...), for reports.
+    periods_per_year
+        As given to the suite (``None``: inferred from the dates).
+    path_tables
+        With CPCV paths: (path, strategy) x metrics, the distribution of every metric
+        across paths (``None`` otherwise).
+    configurations
+        Configurations tried to arrive at these strategies (a search sets it), for the
+        deflated Sharpe ratio.
     """
 
     table: pd.DataFrame
@@ -46,6 +59,10 @@ class SuiteResult:
     folds: pd.DataFrame
     seed_runs: dict[str, list[str]] = field(default_factory=dict)
     states: list[dict[str, dict]] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)
+    periods_per_year: float | None = None
+    configurations: int = 1
+    path_tables: pd.DataFrame | None = None
 
     @property
     def vs_equal_weight(self) -> pd.DataFrame:
@@ -59,6 +76,34 @@ class SuiteResult:
             parts[column] = self.table[column]
             parts[f"{column} vs EW"] = self.vs_equal_weight[column]
         return pd.DataFrame(parts)
+
+    def significance(
+        self,
+        benchmark: str = EQUAL_WEIGHT,
+        *,
+        n_trials: int | None = None,
+        method: DifferenceMethod = "ledoit_wolf",
+        confidence: float = 0.95,
+    ) -> pd.DataFrame:
+        """Is each strategy's difference to ``benchmark`` real? (see
+        :func:`deepalloc.evaluation.significance.significance_table`).
+
+        ``n_trials`` defaults to the trials this suite ran: every row of the table but
+        the benchmark (each seed of each network, each baseline), times
+        ``self.configurations`` (the configurations a search tried, 1 otherwise); pass a
+        larger count when the suite itself was chosen among others.
+        """
+        trials = n_trials
+        if trials is None:
+            trials = max(len(self.table) - 1, 1) * self.configurations
+        return significance_table(
+            self.backtests,
+            benchmark=benchmark,
+            n_trials=trials,
+            method=method,
+            confidence=confidence,
+            periods_per_year=self.periods_per_year,
+        )
 
     def seed_summary(self) -> pd.DataFrame:
         """Mean, standard deviation (ddof 1), minimum and maximum of every metric across

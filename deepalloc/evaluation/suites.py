@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepalloc.analysis.backtest import backtest
+from deepalloc.analysis import metrics
+from deepalloc.analysis.backtest import BacktestResult, backtest
 from deepalloc.baselines import EqualWeight
 from deepalloc.data import Fold, Windows, make_windows
+from deepalloc.data.cpcv import BacktestPath
 from deepalloc.evaluation.cache import FoldCache
 from deepalloc.evaluation.folds import FoldJob, FoldOutput, run_fold
 from deepalloc.evaluation.parallel import Backend, map_folds
@@ -55,11 +57,8 @@ def _cached_run(job: FoldJob, folder: str | None) -> FoldOutput:
     return output
 
 
-def _combine(
-    outputs: Sequence[FoldOutput], strategies: Sequence[Strategy], seeds: int
-) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
-    """Weights of every row of the table over all test blocks, and each network's seed
-    rows; with several seeds, each network gains an ensemble row."""
+def _rows(strategies: Sequence[Strategy], seeds: int) -> tuple[list[str], dict[str, list[str]]]:
+    """The table's rows that folds produce, and each network's seed rows."""
     names: list[str] = []
     seed_runs: dict[str, list[str]] = {}
     for s in strategies:
@@ -68,11 +67,67 @@ def _combine(
             names += seed_runs[s.name]
         else:
             names.append(s.name)
-    weights = {n: pd.concat([out.weights[n] for out in outputs]).sort_index() for n in names}
-    if seeds > 1:
-        for network, runs in seed_runs.items():
-            weights[ensemble_name(network)] = sum(weights[r] for r in runs) / seeds
-    return weights, seed_runs
+    return names, seed_runs
+
+
+def _assemble(
+    pieces: Sequence[tuple[FoldOutput, pd.DatetimeIndex | None]],
+    names: Sequence[str],
+    seed_runs: dict[str, list[str]],
+) -> dict[str, pd.DataFrame]:
+    """Weights of every row over the pieces (a fold's weights, or its rows on given
+    dates), in date order; with several seeds, each network gains an ensemble row."""
+    weights = {
+        n: pd.concat(
+            [out.weights[n] if at is None else out.weights[n].loc[at] for out, at in pieces]
+        ).sort_index()
+        for n in names
+    }
+    for network, runs in seed_runs.items():
+        if len(runs) > 1:
+            weights[ensemble_name(network)] = sum(weights[r] for r in runs) / len(runs)
+    return weights
+
+
+def _path_pieces(
+    path: BacktestPath, outputs: Sequence[FoldOutput], windows: Windows
+) -> list[tuple[FoldOutput, pd.DatetimeIndex | None]]:
+    """A CPCV path's pieces: each group's decision dates, from the fold that tests it."""
+    return [(outputs[fold], windows.timestamps[samples]) for fold, samples in path.pieces()]
+
+
+def _fold_tables(
+    backtests: dict[str, BacktestResult],
+    fold_frame: pd.DataFrame,
+    returns: pd.DataFrame,
+    periods_per_year: float | None,
+) -> list[pd.DataFrame]:
+    """Each walk-forward fold's test period of the backtests."""
+    starts = list(fold_frame["test_start"])
+    ends = [*starts[1:], returns.index[-1] + pd.Timedelta(days=1)]
+    return [
+        fold_table(backtests, a, b, periods_per_year) for a, b in zip(starts, ends, strict=True)
+    ]
+
+
+def _data_settings(
+    windows: Windows,
+    returns: pd.DataFrame,
+    backtests: dict[str, BacktestResult],
+    n_folds: int,
+    paths: Sequence[BacktestPath] | None,
+) -> dict[str, object]:
+    """The data and split settings a report states."""
+    first = next(iter(backtests.values())).returns
+    scheme = f"{n_folds} fold(s)" if paths is None else f"CPCV, {n_folds} folds, {len(paths)} paths"
+    return {
+        "data": f"{returns.index[0].date()} to {returns.index[-1].date()}, "
+        f"{returns.shape[1]} assets",
+        "test period": f"{first.index[0].date()} to {first.index[-1].date()}, {scheme}",
+        "lookback": windows.lookback,
+        "horizon": windows.horizon,
+        "gap": windows.gap,
+    }
 
 
 def _checked_strategies(strategies: Sequence[Strategy]) -> list[Strategy]:
@@ -107,6 +162,7 @@ def run_suite(
     threads_per_fold: int | None = 1,
     periods_per_year: float | None = None,
     cache_dir: str | Path | None = None,
+    paths: Sequence[BacktestPath] | None = None,
 ) -> SuiteResult:
     """Train, predict and backtest every strategy on the same folds.
 
@@ -146,6 +202,11 @@ def run_suite(
     cache_dir
         Store each finished fold there and reuse stored folds on a re-run with the same
         configuration (see :mod:`deepalloc.evaluation.cache`).
+    paths
+        With combinatorial purged folds (:func:`~deepalloc.data.combinatorial_purged_folds`),
+        their backtest paths (:func:`~deepalloc.data.cpcv_paths`): every strategy is
+        backtested on every path, ``path_tables`` holds each path's table, ``table`` their
+        mean, and ``weights``/``backtests`` are those of the first path.
 
     Returns
     -------
@@ -177,24 +238,53 @@ def run_suite(
     ]
     folder = None if cache_dir is None else str(cache_dir)
     outputs = map_folds(functools.partial(_cached_run, folder=folder), jobs, n_jobs, backend)
-    weights, seed_runs = _combine(outputs, strategies, seeds)
-    backtests = {
-        name: backtest(w, returns, costs_bps=costs_bps, rebalance=rebalance, lag=lag)
-        for name, w in weights.items()
-    }
+    names, seed_runs = _rows(strategies, seeds)
+
+    def run_backtests(weights: dict[str, pd.DataFrame]) -> dict[str, BacktestResult]:
+        return {
+            name: backtest(w, returns, costs_bps=costs_bps, rebalance=rebalance, lag=lag)
+            for name, w in weights.items()
+        }
+
+    if paths is None:
+        weights = _assemble([(out, None) for out in outputs], names, seed_runs)
+        backtests = run_backtests(weights)
+        table = summary_table(backtests, periods_per_year)
+        path_tables = None
+    else:
+        per_path = [
+            _assemble(_path_pieces(path, outputs, windows), names, seed_runs) for path in paths
+        ]
+        path_backtests = [run_backtests(w) for w in per_path]
+        path_tables = pd.concat(
+            {p: summary_table(b, periods_per_year) for p, b in enumerate(path_backtests)},
+            names=["path", "strategy"],
+        )
+        weights, backtests = per_path[0], path_backtests[0]
+        table = path_tables.groupby(level="strategy", sort=False).mean()
     fold_frame = pd.DataFrame([f.describe(windows.timestamps) for f in folds])
-    starts = list(fold_frame["test_start"])
-    ends = [*starts[1:], returns.index[-1] + pd.Timedelta(days=1)]
     histories = [h for out in outputs for h in out.histories]
     return SuiteResult(
-        table=summary_table(backtests, periods_per_year),
-        fold_tables=[
-            fold_table(backtests, a, b, periods_per_year) for a, b in zip(starts, ends, strict=True)
-        ],
+        table=table,
+        fold_tables=[]
+        if paths is not None
+        else _fold_tables(backtests, fold_frame, returns, periods_per_year),
         weights=weights,
         backtests=backtests,
         histories=pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(),
         folds=fold_frame,
         seed_runs=seed_runs,
         states=[out.states for out in outputs],
+        settings={
+            **_data_settings(windows, returns, backtests, len(folds), paths),
+            "costs_bps": costs_bps if not isinstance(costs_bps, pd.Series) else "per asset",
+            "rebalance": rebalance or "every decision",
+            "lag": lag,
+            "periods_per_year": periods_per_year
+            or metrics.infer_periods_per_year(next(iter(backtests.values())).returns),
+            "seed": seed,
+            "seeds": seeds,
+        },
+        periods_per_year=periods_per_year,
+        path_tables=path_tables,
     )
