@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -87,6 +88,60 @@ def _assemble(
         if len(runs) > 1:
             weights[ensemble_name(network)] = sum(weights[r] for r in runs) / len(runs)
     return weights
+
+
+def _windows_and_returns(
+    windows: Windows | pd.DataFrame,
+    returns: pd.DataFrame | None,
+    lookback: int | None,
+    horizon: int | None,
+    gap: int,
+) -> tuple[Windows, pd.DataFrame]:
+    """The suite's windows, and the returns its backtests use (see ``run_suite``)."""
+    if isinstance(windows, pd.DataFrame):
+        if lookback is None or horizon is None:
+            raise ValueError("lookback, horizon: expected both for a returns frame, got None")
+        returns = windows if returns is None else returns
+        windows = make_windows(windows, lookback=lookback, horizon=horizon, gap=gap)
+    if returns is None:
+        warnings.warn(
+            "returns: none given, backtesting on the windows' targets in their dtype "
+            f"({windows.data.dtype}); pass the returns frame to keep full precision",
+            UserWarning,
+            stacklevel=3,
+        )
+        returns = windows.asset_returns()
+    return windows, returns
+
+
+@dataclass(frozen=True)
+class _Trading:
+    """The backtest settings every strategy of a suite shares."""
+
+    returns: pd.DataFrame
+    costs_bps: float | pd.Series
+    rebalance: str | None
+    lag: int
+    periods_per_year: float | None
+
+    def backtests(self, weights: dict[str, pd.DataFrame]) -> dict[str, BacktestResult]:
+        """Backtest every strategy's weights."""
+        return {
+            name: backtest(
+                w, self.returns, costs_bps=self.costs_bps, rebalance=self.rebalance, lag=self.lag
+            )
+            for name, w in weights.items()
+        }
+
+    def describe(self, backtests: dict[str, BacktestResult]) -> dict[str, object]:
+        """The settings a report states."""
+        first = next(iter(backtests.values())).returns
+        return {
+            "costs_bps": "per asset" if isinstance(self.costs_bps, pd.Series) else self.costs_bps,
+            "rebalance": self.rebalance or "every decision",
+            "lag": self.lag,
+            "periods_per_year": self.periods_per_year or metrics.infer_periods_per_year(first),
+        }
 
 
 def _path_pieces(
@@ -212,26 +267,13 @@ def run_suite(
     -------
     SuiteResult
     """
-    if isinstance(windows, pd.DataFrame):
-        if lookback is None or horizon is None:
-            raise ValueError("lookback, horizon: expected both for a returns frame, got None")
-        returns = windows if returns is None else returns
-        windows = make_windows(windows, lookback=lookback, horizon=horizon, gap=gap)
+    windows, returns = _windows_and_returns(windows, returns, lookback, horizon, gap)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds: expected a positive integer, got {seeds!r}")
-    if callable(folds):
-        folds = folds(windows)
+    folds = folds(windows) if callable(folds) else folds
     if not folds:
         raise ValueError("folds: expected at least one fold, got none")
     strategies = _checked_strategies(strategies)
-    if returns is None:
-        warnings.warn(
-            "returns: none given, backtesting on the windows' targets in their dtype "
-            f"({windows.data.dtype}); pass the returns frame to keep full precision",
-            UserWarning,
-            stacklevel=2,
-        )
-        returns = windows.asset_returns()
     jobs = [
         FoldJob(windows, fold, i, strategies, seed, seeds, threads_per_fold)
         for i, fold in enumerate(folds)
@@ -239,23 +281,14 @@ def run_suite(
     folder = None if cache_dir is None else str(cache_dir)
     outputs = map_folds(functools.partial(_cached_run, folder=folder), jobs, n_jobs, backend)
     names, seed_runs = _rows(strategies, seeds)
-
-    def run_backtests(weights: dict[str, pd.DataFrame]) -> dict[str, BacktestResult]:
-        return {
-            name: backtest(w, returns, costs_bps=costs_bps, rebalance=rebalance, lag=lag)
-            for name, w in weights.items()
-        }
-
+    trading = _Trading(returns, costs_bps, rebalance, lag, periods_per_year)
     if paths is None:
         weights = _assemble([(out, None) for out in outputs], names, seed_runs)
-        backtests = run_backtests(weights)
-        table = summary_table(backtests, periods_per_year)
-        path_tables = None
+        backtests = trading.backtests(weights)
+        table, path_tables = summary_table(backtests, periods_per_year), None
     else:
-        per_path = [
-            _assemble(_path_pieces(path, outputs, windows), names, seed_runs) for path in paths
-        ]
-        path_backtests = [run_backtests(w) for w in per_path]
+        per_path = [_assemble(_path_pieces(p, outputs, windows), names, seed_runs) for p in paths]
+        path_backtests = [trading.backtests(w) for w in per_path]
         path_tables = pd.concat(
             {p: summary_table(b, periods_per_year) for p, b in enumerate(path_backtests)},
             names=["path", "strategy"],
@@ -266,9 +299,7 @@ def run_suite(
     histories = [h for out in outputs for h in out.histories]
     return SuiteResult(
         table=table,
-        fold_tables=[]
-        if paths is not None
-        else _fold_tables(backtests, fold_frame, returns, periods_per_year),
+        fold_tables=[] if paths else _fold_tables(backtests, fold_frame, returns, periods_per_year),
         weights=weights,
         backtests=backtests,
         histories=pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(),
@@ -277,11 +308,7 @@ def run_suite(
         states=[out.states for out in outputs],
         settings={
             **_data_settings(windows, returns, backtests, len(folds), paths),
-            "costs_bps": costs_bps if not isinstance(costs_bps, pd.Series) else "per asset",
-            "rebalance": rebalance or "every decision",
-            "lag": lag,
-            "periods_per_year": periods_per_year
-            or metrics.infer_periods_per_year(next(iter(backtests.values())).returns),
+            **trading.describe(backtests),
             "seed": seed,
             "seeds": seeds,
         },
