@@ -87,7 +87,7 @@ def test_suite_from_a_returns_frame(setup):
 def test_bad_suites(setup):
     returns, windows, folds, strategies = setup
     with pytest.raises(ValueError, match="unique names"):
-        run_suite(windows, [strategies[1], strategies[1]], folds)
+        run_suite(windows, [strategies[1], strategies[1]], folds, returns=returns)
     with pytest.raises(ValueError, match="at least one fold"):
         run_suite(windows, strategies, [], returns=returns)
     with pytest.raises(ValueError, match="seeds: expected a positive integer"):
