@@ -7,15 +7,19 @@ from deepalloc.layers.dense import MLP, Dense, Maxout
 from deepalloc.layers.normalization import InstanceNorm
 from deepalloc.layers.pooling import TimePool
 from deepalloc.layers.rnn import AssetRNN
+from deepalloc.layers.temporal import CausalConv, TemporalBlock, TemporalConvNet
 
 __all__ = [
     "MLP",
     "AssetConv",
     "AssetRNN",
+    "CausalConv",
     "CovarianceEstimator",
     "CrossAssetAttention",
     "Dense",
     "InstanceNorm",
     "Maxout",
+    "TemporalBlock",
+    "TemporalConvNet",
     "TimePool",
 ]

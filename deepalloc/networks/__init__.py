@@ -3,7 +3,7 @@
 Every network maps windows x (batch, channel, asset, lookback) to weights
 (batch, asset). ``heads`` holds the container and the heads that fit each kind of
 allocator; ``feedforward`` the dense and convolutional designs; ``recurrent`` the
-RNN/LSTM/GRU and attention designs. Networks built from asset-wise blocks only (all but
+RNN/LSTM/GRU and attention designs; ``temporal`` the temporal convolution designs. Networks built from asset-wise blocks only (all but
 the cross-sectional dense option) accept a different number of assets at inference
 than in training.
 """
@@ -25,6 +25,7 @@ from deepalloc.networks.recurrent import (
     RecurrentNet,
     StackedLSTMNet,
 )
+from deepalloc.networks.temporal import TCNMarkowitzNet, TCNNet
 
 __all__ = [
     "MEAN_VARIANCE_INPUTS",
@@ -39,6 +40,8 @@ __all__ = [
     "RecurrentNet",
     "ScoreHead",
     "StackedLSTMNet",
+    "TCNMarkowitzNet",
+    "TCNNet",
     "default_covariance",
     "make_head",
 ]

@@ -13,6 +13,8 @@ from deepalloc.networks import (
     LSTMMarkowitzNet,
     LSTMNet,
     StackedLSTMNet,
+    TCNMarkowitzNet,
+    TCNNet,
 )
 
 LOOKBACK = 40
@@ -26,6 +28,8 @@ NETWORKS = {
     "stacked_lstm": lambda: StackedLSTMNet(1),
     "lstm_markowitz": lambda: LSTMMarkowitzNet(1, max_weight=0.5),
     "attention": lambda: AttentionNet(1),
+    "tcn": lambda: TCNNet(1),
+    "tcn_markowitz": lambda: TCNMarkowitzNet(1, max_weight=0.5),
 }
 
 
