@@ -10,6 +10,7 @@ from deepalloc.data.cpcv import (
 from deepalloc.data.dataset import WindowDataset, WindowLoader
 from deepalloc.data.frames import align_frames, clean_prices, prices_to_returns, validate_frame
 from deepalloc.data.scaling import RobustScaler, StandardScaler
+from deepalloc.data.sequential import RunBatch, SequentialLoader
 from deepalloc.data.splits import Fold, holdout_split, purge_size, walk_forward_folds
 from deepalloc.data.synthetic import sine_market, synthetic_market
 from deepalloc.data.windows import Windows, make_windows
@@ -22,6 +23,8 @@ __all__ = [
     "GaussianNoise",
     "MultiplicativeScaling",
     "RobustScaler",
+    "RunBatch",
+    "SequentialLoader",
     "StandardScaler",
     "WindowDataset",
     "WindowLoader",

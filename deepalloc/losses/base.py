@@ -45,6 +45,15 @@ class Loss:
         """Per-sample loss on validated inputs; subclasses implement it."""
         raise NotImplementedError
 
+    def score(self, returns: torch.Tensor) -> torch.Tensor:
+        """Loss from portfolio simple returns (batch, time) -> (batch,), for losses that
+        depend on the portfolio's returns only (sequential training scores a whole
+        after-cost path this way)."""
+        raise TypeError(
+            f"{type(self).__name__}: expected a loss on portfolio returns for a return path, "
+            "got one that needs the weights or the asset returns"
+        )
+
     def return_settings(self) -> set[tuple[int, str, bool]]:
         """The ``(returns_channel, kind, rebalance)`` settings used by the leaves of this loss."""
         return set()
@@ -147,6 +156,12 @@ class Sum(Loss):
             total = total + term.forward(weights, y)
         return total
 
+    def score(self, returns: torch.Tensor) -> torch.Tensor:
+        total = self.terms[0].score(returns)
+        for term in self.terms[1:]:
+            total = total + term.score(returns)
+        return total
+
     def return_settings(self) -> set[tuple[int, str, bool]]:
         return set().union(*(t.return_settings() for t in self.terms))
 
@@ -173,6 +188,9 @@ class Scale(Loss):
 
     def forward(self, weights: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.factor * self.loss.forward(weights, y)
+
+    def score(self, returns: torch.Tensor) -> torch.Tensor:
+        return self.factor * self.loss.score(returns)
 
     def return_settings(self) -> set[tuple[int, str, bool]]:
         return self.loss.return_settings()

@@ -66,10 +66,6 @@ class PortfolioLoss(Loss):
     def forward(self, weights: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.score(self.returns(weights, y))
 
-    def score(self, returns: torch.Tensor) -> torch.Tensor:
-        """Loss from portfolio returns (batch, horizon) -> (batch,)."""
-        raise NotImplementedError
-
 
 @dataclass(repr=False, eq=False, kw_only=True)
 class SharpeLoss(PortfolioLoss):

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 
 from deepalloc.data import WindowLoader, Windows, make_windows
+from deepalloc.data.sequential import RunBatch, SequentialLoader
+from deepalloc.training.sequential import path_returns
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -25,25 +27,46 @@ def placement(
 
 def evaluate_metrics(
     network: nn.Module,
-    loader: WindowLoader,
+    loader: WindowLoader | SequentialLoader,
     metrics: Mapping[str, Metric],
     *,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
-    """Mean of each metric (a loss or ``(weights, y) -> (batch,)``) over every sample."""
+    """Mean of each metric over every sample of a :class:`~deepalloc.data.WindowLoader`
+    (a loss or ``(weights, y) -> (batch,)``), or over every run of a
+    :class:`~deepalloc.data.SequentialLoader` (a loss scoring the run's after-cost path
+    with ``score``)."""
     device, dtype = placement(network, device, dtype)
     network.eval()
     totals = dict.fromkeys(metrics, 0.0)
     count = 0
     with torch.no_grad():
-        for x, y in loader:
-            x, y = x.to(device, dtype), y.to(device, dtype)
-            weights = network(x)
-            for name, metric in metrics.items():
-                totals[name] += float(metric(weights, y).sum())
-            count += x.shape[0]
+        for batch in loader:
+            if isinstance(batch, RunBatch):
+                assert isinstance(loader, SequentialLoader)
+                returns, _ = path_returns(network, batch.to(device, dtype), loader)
+                scores = {name: _score(name, m, returns) for name, m in metrics.items()}
+                count += batch.x.shape[1]
+            else:
+                x, y = batch[0].to(device, dtype), batch[1].to(device, dtype)
+                weights = network(x)
+                scores = {name: metric(weights, y) for name, metric in metrics.items()}
+                count += x.shape[0]
+            for name, value in scores.items():
+                totals[name] += float(value.sum())
     return {name: value / max(count, 1) for name, value in totals.items()}
+
+
+def _score(name: str, metric: Metric, returns: torch.Tensor) -> torch.Tensor:
+    score = getattr(metric, "score", None)
+    if score is None:
+        raise TypeError(
+            f"metrics[{name!r}]: expected a loss with score(returns) for a sequential loader, "
+            f"got {type(metric).__name__}"
+        )
+    out: torch.Tensor = score(returns)
+    return out
 
 
 def predict(

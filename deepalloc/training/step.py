@@ -9,18 +9,54 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from deepalloc._checks import check_finite
+from deepalloc.data.sequential import RunBatch, SequentialLoader
 from deepalloc.errors import NonFiniteError, SolverError
 from deepalloc.losses import Loss
 from deepalloc.training.run import Run, TrainingError
+from deepalloc.training.sequential import path_returns
 
 FAILURES: tuple[type[Exception], ...] = (SolverError, NonFiniteError, FloatingPointError)
 """What the failure policy covers: a solver failure, a non-finite input to an allocator
 or loss (a NaN from the network), or a non-finite loss."""
 
 
-def batch_loss(network: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+Batch = tuple[torch.Tensor, torch.Tensor] | RunBatch
+
+
+def batch_size(batch: Batch) -> int:
+    """Samples (or runs) in a batch."""
+    return batch.x.shape[1] if isinstance(batch, RunBatch) else batch[0].shape[0]
+
+
+def per_sample_loss(
+    network: nn.Module,
+    loss: Loss,
+    batch: Batch,
+    loader: object,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+) -> torch.Tensor:
+    """The loss of every sample (or every run, scored on its after-cost path), (batch,)."""
+    if isinstance(batch, RunBatch):
+        assert isinstance(loader, SequentialLoader)
+        returns, _ = path_returns(network, batch.to(device, dtype), loader)
+        check_finite("path returns", returns)
+        return loss.score(returns)
+    x, y = batch
+    return loss(network(x.to(device, dtype)), y.to(device, dtype))
+
+
+def batch_loss(
+    network: nn.Module,
+    loss: Loss,
+    batch: Batch,
+    loader: object,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+) -> torch.Tensor:
     """Mean loss of one batch; raises ``FloatingPointError`` if it is not finite."""
-    value = loss(network(x), y).mean()
+    value = per_sample_loss(network, loss, batch, loader, device, dtype).mean()
     if not bool(torch.isfinite(value)):
         raise FloatingPointError(f"non-finite loss {float(value.detach())}")
     return value
@@ -47,11 +83,10 @@ def train_epoch(
     network.train()
     total, count, skipped, batches = 0.0, 0, 0, 0
     lr = opt.param_groups[0]["lr"]
-    for batch, (x, y) in enumerate(run.train_loader):
+    for batch, data in enumerate(run.train_loader):
         batches += 1
-        x, y = x.to(device, dtype), y.to(device, dtype)
         try:
-            value = batch_loss(network, loss, x, y)
+            value = batch_loss(network, loss, data, run.train_loader, device, dtype)
         except FAILURES as err:
             message = f"epoch {epoch}, batch {batch}: {err}"
             if on_failure == "raise":
@@ -65,8 +100,8 @@ def train_epoch(
         if clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(network.parameters(), clip_grad_norm)
         opt.step()
-        total += float(value.detach()) * x.shape[0]
-        count += x.shape[0]
+        total += float(value.detach()) * batch_size(data)
+        count += batch_size(data)
         for callback in run.callbacks:
             hook = getattr(callback, "on_batch_end", None)
             if hook is not None:
