@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import copy
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _read_weights(path: str) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, index_col=0, parse_dates=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+            frame = pd.read_csv(path, index_col=0, parse_dates=True)
     except pd.errors.EmptyDataError:
         raise CommandError(
             f"weights {path}: expected a date column and one column per asset, got an empty file"
@@ -115,7 +118,9 @@ def _read_prices(path: str) -> pd.DataFrame:
     from deepalloc.datasets import read_prices
 
     try:
-        return read_prices(path)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+            return read_prices(path)
     except pd.errors.EmptyDataError:
         raise CommandError(
             f"prices {path}: expected a date column and one column per asset, got an empty file"

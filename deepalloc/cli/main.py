@@ -48,8 +48,11 @@ def _existing_file(text: str) -> str:
 
 def _folder(text: str) -> str:
     path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"expected a folder, got {text!r}, which is a file")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"expected a folder, got {text!r}, but {str(existing)!r} is a file"
+        )
     return text
 
 

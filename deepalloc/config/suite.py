@@ -122,11 +122,12 @@ def _load_returns(data: Mapping[str, Any], base: Path) -> pd.DataFrame:
     first, last = frame.index[0].date(), frame.index[-1].date()
     sliced = frame.loc[data["start"] : data["end"]]
     if len(sliced) < 2:
-        key = "start" if data["start"] is not None else "end"
+        start, end = data["start"], data["end"]
         raise ConfigError(
             f"expected a range holding at least two dates of the data ({first} to {last}), got "
-            f"{len(sliced)} from start {data['start']} to end {data['end']}",
-            where=f"{where}.{key}",
+            f"{len(sliced)} from {start.date() if start is not None else 'the first date'} to "
+            f"{end.date() if end is not None else 'the last date'}",
+            where=f"{where}.{'start' if start is not None else 'end'}",
         )
     return prices_to_returns(sliced) if data["kind"] == "prices" else sliced
 
@@ -238,9 +239,10 @@ def _strategies(spec: Mapping[str, Any], windows: Windows) -> list[Strategy]:
 
 def _output_folder(spec: Mapping[str, Any], base: Path, output: str | Path | None) -> Path:
     path = Path(output) if output is not None else base / spec["output"]["path"]
-    if path.exists() and not path.is_dir():
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
         raise ConfigError(
-            f"expected a folder for the report, got {str(path)!r}, which is a file",
+            f"expected a folder for the report, got {str(path)!r}, but {str(existing)!r} is a file",
             where="[output].path" if output is None else "",
         )
     return path
