@@ -125,11 +125,10 @@ def _read_prices(path: str) -> pd.DataFrame:
         raise CommandError(
             f"prices {path}: expected a date column and one column per asset, got an empty file"
         ) from None
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, ImportError) as err:
         message = str(err)
-        raise CommandError(
-            message if message.startswith("prices") else f"prices {message}"
-        ) from None
+        named = message.startswith(str(Path(path)))  # read_prices names the file
+        raise CommandError(f"prices {message}" if named else f"prices {path}: {message}") from None
 
 
 def _check_decision_dates(weights: pd.DataFrame, prices: pd.DataFrame, args: argparse.Namespace):

@@ -19,7 +19,7 @@ from deepalloc._version import __version__
 from deepalloc.cli import commands
 from deepalloc.cli.commands import CommandError
 from deepalloc.config import ConfigError
-from deepalloc.config.schema import Invalid, period_frequency
+from deepalloc.config.checks import Invalid, period_frequency
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130

@@ -12,19 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from deepalloc.config.registry import (
-    ALLOCATORS,
-    BASELINES,
-    LOSSES,
-    NETWORKS,
-    UNCAPPED_ALLOCATORS,
-    default_allocator,
-)
-from deepalloc.config.schema import (
-    REQUIRED,
-    ConfigError,
-    Key,
-    Section,
+from deepalloc.config.checks import (
     choice,
     date,
     either,
@@ -34,8 +22,16 @@ from deepalloc.config.schema import (
     offset,
     period_frequency,
     string,
-    validate,
 )
+from deepalloc.config.registry import (
+    ALLOCATORS,
+    BASELINES,
+    LOSSES,
+    NETWORKS,
+    UNCAPPED_ALLOCATORS,
+    default_allocator,
+)
+from deepalloc.config.schema import REQUIRED, ConfigError, Key, Section, validate
 
 EQUAL_WEIGHT = "equal_weight"
 """The benchmark every suite compares with (added when absent)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
 def _read_file(path: Path, kind: str) -> pd.DataFrame:
     if kind == "prices":
         return read_prices(path)
-    frame = pd.read_csv(path, index_col=0, parse_dates=True)
+    with warnings.catch_warnings():  # a column that is not dates gets its own error
+        warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+        frame = pd.read_csv(path, index_col=0, parse_dates=True)
     validate_frame(frame, str(path))
     return frame
 
@@ -117,7 +120,7 @@ def _load_returns(data: Mapping[str, Any], base: Path) -> pd.DataFrame:
                 f"{path}: expected a date column and one column per asset, got an empty file",
                 where=f"{where}.path",
             ) from err
-        except (ValueError, TypeError, OSError) as err:
+        except (ValueError, TypeError, OSError, ImportError) as err:
             raise ConfigError(f"{err}", where=f"{where}.path") from err
     first, last = frame.index[0].date(), frame.index[-1].date()
     sliced = frame.loc[data["start"] : data["end"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -235,3 +236,11 @@ def test_weights_dated_on_the_first_price_date(files, capsys):
     assert summary["n_trades"] == 1
     assert summary["best_period"] == pytest.approx(daily.max(), abs=6e-5)  # printed to 4 places
     assert summary["worst_period"] == pytest.approx(daily.min(), abs=6e-5)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is not None, reason="pyarrow installed")
+def test_parquet_without_the_extra_is_one_line(files, capsys):
+    folder, _, _ = files
+    (folder / "prices.parquet").write_bytes(b"PAR1")
+    assert main(["backtest", str(folder / "weights.csv"), str(folder / "prices.parquet")]) == 2
+    assert_one_error_line(capsys.readouterr().err, "prices.parquet", "the 'parquet' extra")
