@@ -131,7 +131,9 @@ def _read_prices(path: str) -> pd.DataFrame:
         raise CommandError(f"prices {message}" if named else f"prices {path}: {message}") from None
 
 
-def _check_decision_dates(weights: pd.DataFrame, prices: pd.DataFrame, args: argparse.Namespace):
+def _check_decision_dates(
+    weights: pd.DataFrame, prices: pd.DataFrame, args: argparse.Namespace
+) -> None:
     """Every decision date must be a price date (the first price date included)."""
     unknown = weights.index.difference(prices.index)
     if len(unknown):

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from deepalloc._checks import check_feasible_cap
-from deepalloc.config.registry import BASELINES, LOSSES, default_allocator, network_builder
+from deepalloc.config.registry import BASELINES, LOSSES, network_builder
 from deepalloc.config.schema import ConfigError
 from deepalloc.config.sections import SPLIT_KEYS, TRAINING_KEYS, validate_config
 from deepalloc.data import (
@@ -200,12 +200,13 @@ def _dry_run(model: torch.nn.Module, windows: Windows, where: str) -> None:
         ) from err
 
 
-def _network(spec: Mapping[str, Any], training: Mapping[str, Any], windows: Windows, i: int):
+def _network(
+    spec: Mapping[str, Any], training: Mapping[str, Any], windows: Windows, i: int
+) -> NetworkStrategy:
     where = f"[[networks]][{i}]"
     n_assets = len(windows.assets)
-    allocator = spec["allocator"] or default_allocator(spec["type"])
-    cap = spec["max_weight"]
-    if cap is not None and allocator != "tanh":
+    cap = spec["max_weight"]  # the schema allows a cap only on capped allocators
+    if cap is not None:
         try:
             check_feasible_cap(n_assets, cap)
         except ValueError:
