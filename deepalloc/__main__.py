@@ -1,5 +1,5 @@
 """``python -m deepalloc``: the same as the ``deepalloc`` command."""
 
-from deepalloc.cli import main
+import deepalloc.cli
 
-raise SystemExit(main())
+raise SystemExit(deepalloc.cli.main())

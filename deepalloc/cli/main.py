@@ -1,132 +1,177 @@
-"""The ``deepalloc`` command: ``demo``, ``run CONFIG.toml`` and ``backtest``."""
+"""The ``deepalloc`` command: ``demo``, ``run CONFIG.toml`` and ``backtest``.
+
+Errors in what the user gave (arguments, files, configurations) end the command with
+one line ``deepalloc: error: ...`` on stderr naming the file, section or argument,
+and exit status 2; Ctrl-C ends it with one line and status 130. A traceback means a
+bug in deepalloc.
+"""
 
 from __future__ import annotations
 
 import argparse
-import copy
+import math
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
-import pandas as pd
+from deepalloc._version import __version__
+from deepalloc.cli import commands
+from deepalloc.cli.commands import CommandError
+from deepalloc.config import ConfigError
+from deepalloc.config.checks import Invalid, period_frequency
 
-
-def _run(config: dict[str, Any], base: Path, output: str | None, progress: bool) -> int:
-    from deepalloc.config import build_suite
-    from deepalloc.evaluation import NetworkStrategy, run_suite
-    from deepalloc.reporting.report import report
-
-    start = time.perf_counter()
-    suite = build_suite(config, base=base, output=output)
-    print(
-        f"data: {len(suite.returns)} dates x {suite.returns.shape[1]} assets; "
-        f"{len(suite.folds)} walk-forward fold(s); strategies: "
-        + ", ".join(s.name for s in suite.strategies),
-        flush=True,
-    )
-    for strategy in suite.strategies:
-        if isinstance(strategy, NetworkStrategy):
-            strategy.fit_options["progress"] = progress
-    result = run_suite(
-        suite.windows,
-        suite.strategies,
-        suite.folds,
-        returns=suite.returns,
-        costs_bps=suite.costs_bps,
-        rebalance=suite.rebalance,
-        lag=suite.lag,
-        seed=suite.seed,
-        n_jobs=suite.n_jobs,
-    )
-    index = report(result, suite.output)
-    columns = [
-        "annualized_return",
-        "annualized_volatility",
-        "sharpe_ratio",
-        "max_drawdown",
-        "average_turnover",
-    ]
-    table = result.comparison()[[c for col in columns for c in (col, f"{col} vs EW")]]
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
-        print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"report: {index} ({time.perf_counter() - start:.0f} s)")
-    return 0
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from deepalloc.config import DEMO_CONFIG
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line ``deepalloc: error: ...``."""
 
-    config = copy.deepcopy(DEMO_CONFIG)
-    if args.quick:
-        config["split"]["initial_train"] = "2021-01-01"
-        config["training"]["epochs"] = 2
-    return _run(config, Path("."), args.output, progress=not args.no_progress)
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{message} (see '{self.prog} --help')")
+        raise SystemExit(EXIT_ERROR)
 
 
-def _run_config(args: argparse.Namespace) -> int:
-    from deepalloc.config import load_config
-
-    path = Path(args.config)
-    return _run(load_config(path), path.parent, args.output, progress=not args.no_progress)
+def _fail(message: str) -> None:
+    print(f"deepalloc: error: {message}", file=sys.stderr, flush=True)
 
 
-def _backtest(args: argparse.Namespace) -> int:
-    from deepalloc.analysis.backtest import backtest
-    from deepalloc.data import prices_to_returns
-    from deepalloc.datasets import read_prices
+def _existing_file(text: str) -> str:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"expected an existing file, got {text!r}")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"expected a file, got {text!r}, which is a folder")
+    return text
 
-    weights = pd.read_csv(args.weights, index_col=0, parse_dates=True)
-    returns = prices_to_returns(read_prices(args.prices))
-    result = backtest(
-        weights, returns, costs_bps=args.costs_bps, rebalance=args.rebalance, lag=args.lag
-    )
-    print(result.summary(name=Path(args.weights).stem).to_string(float_format=lambda v: f"{v:.4f}"))
-    return 0
+
+def _folder(text: str) -> str:
+    path = Path(text)
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"expected a folder, got {text!r}, but {str(existing)!r} is a file"
+        )
+    return text
+
+
+def _basis_points(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected finite non-negative basis points (10 = 0.1%), got {text!r}"
+        )
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _frequency(text: str) -> str:
+
+    try:
+        return str(period_frequency()(text))
+    except Invalid as err:
+        raise argparse.ArgumentTypeError(
+            f"expected {err.expected}, got {text!r}{err.hint}"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``deepalloc`` command."""
-    parser = argparse.ArgumentParser(
-        prog="deepalloc", description="Differentiable portfolio allocation."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="deepalloc", description="Differentiable portfolio allocation.")
+    parser.add_argument("--version", action="version", version=f"deepalloc {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,run,backtest}")
     demo = sub.add_parser(
         "demo", help="walk-forward benchmark on the bundled S&P 500 data, with a report"
     )
-    demo.add_argument("--output", default=None, help="report folder (default deepalloc-report)")
+    demo.add_argument(
+        "--output", type=_folder, default=None, help="report folder (default deepalloc-report)"
+    )
     demo.add_argument(
         "--quick", action="store_true", help="two folds and two epochs, for a smoke run"
     )
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    demo.set_defaults(func=_demo)
-    run = sub.add_parser("run", help="run a benchmark suite described by a TOML file")
-    run.add_argument("config", help="path of the TOML configuration")
-    run.add_argument("--output", default=None, help="report folder (overrides [output].path)")
+    demo.set_defaults(func=commands.demo)
+    run = sub.add_parser(
+        "run",
+        help="run a benchmark suite described by a TOML file",
+        description="Run a benchmark suite described by a TOML file (see examples/config.toml)."
+        " The whole file and its data are checked before anything is trained.",
+    )
+    run.add_argument("config", type=_existing_file, help="path of the TOML configuration")
+    run.add_argument(
+        "--output", type=_folder, default=None, help="report folder (overrides [output].path)"
+    )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    run.set_defaults(func=_run_config)
+    run.add_argument(
+        "--check", action="store_true", help="check the configuration and data, train nothing"
+    )
+    run.set_defaults(func=commands.run)
     bt = sub.add_parser("backtest", help="backtest a weights CSV against a prices CSV")
-    bt.add_argument("weights", help="CSV: first column dates, then one column per asset")
-    bt.add_argument("prices", help="CSV: first column dates, then one column per asset")
     bt.add_argument(
-        "--costs-bps", type=float, default=0.0, help="proportional costs in basis points"
+        "weights", type=_existing_file, help="CSV: first column dates, then one column per asset"
     )
     bt.add_argument(
-        "--rebalance", default=None, help="calendar frequency (W, M, Q); default every decision"
+        "prices", type=_existing_file, help="CSV: first column dates, then one column per asset"
     )
-    bt.add_argument("--lag", type=int, default=0, help="dates between a decision and its trade")
-    bt.set_defaults(func=_backtest)
+    bt.add_argument(
+        "--costs-bps", type=_basis_points, default=0.0, help="proportional costs in basis points"
+    )
+    bt.add_argument(
+        "--rebalance",
+        type=_frequency,
+        default=None,
+        help="pandas period frequency (W, M, Q, Y); default: trade every decision",
+    )
+    bt.add_argument(
+        "--lag", type=_non_negative_int, default=0, help="dates between a decision and its trade"
+    )
+    bt.set_defaults(func=commands.backtest)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``deepalloc`` command; returns the exit status."""
-    from deepalloc.config import ConfigError
+def _os_message(err: OSError) -> str:
+    if err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return str(err)
 
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``deepalloc`` command; returns the exit status.
+
+    Parameters
+    ----------
+    argv
+        Arguments after the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 for an invalid input (one line on stderr), 130 on Ctrl-C.
+    """
     try:
+        try:
+            args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+        except SystemExit as stop:  # --help, --version or an argument error
+            return stop.code if isinstance(stop.code, int) else EXIT_ERROR
         return int(args.func(args))
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"deepalloc: error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("deepalloc: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except (CommandError, ConfigError) as err:
+        _fail(str(err))
+    except OSError as err:
+        _fail(_os_message(err))
+    return EXIT_ERROR

@@ -1,7 +1,11 @@
 """Suite configurations: a TOML file (or dict) -> data, windows, folds, strategies.
 
-Every value is checked where it is read and an error names its key, for example
-``config [windows].lookback: expected a positive integer, got 'sixty'``. See
+A configuration is checked completely before anything is trained: first every
+section and value against :data:`deepalloc.config.SUITE_SCHEMA` (no data read), then
+what depends on the data (the file, the date range, enough dates for the windows and
+the folds, caps the assets can meet, networks that run on the windows). Every error
+is a :class:`ConfigError` naming the file, section and key, for example
+``suite.toml [data].start: expected a date 'YYYY-MM-DD', got 'yesterday'``. See
 ``examples/config.toml`` for a complete file; :data:`DEMO_CONFIG` is the demo's.
 """
 
@@ -9,16 +13,19 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
-from torch import nn
 
-from deepalloc import allocators, baselines, losses, networks
+from deepalloc._checks import check_feasible_cap
+from deepalloc.config.registry import BASELINES, LOSSES, network_builder
+from deepalloc.config.schema import ConfigError
+from deepalloc.config.sections import SPLIT_KEYS, TRAINING_KEYS, validate_config
 from deepalloc.data import (
     Fold,
     Windows,
@@ -55,93 +62,6 @@ DEMO_CONFIG: dict[str, Any] = {
     "output": {"path": "deepalloc-report", "seed": 0, "n_jobs": 1},
 }
 
-LOSSES: dict[str, Callable[[], losses.Loss]] = {
-    "sharpe": losses.SharpeLoss,
-    "sortino": losses.SortinoLoss,
-    "mean_return": losses.MeanReturnLoss,
-    "cumulative_return": losses.CumulativeReturnLoss,
-    "volatility": losses.VolatilityLoss,
-    "max_drawdown": losses.MaxDrawdownLoss,
-    "cvar": losses.CVaRLoss,
-    "downside_risk": losses.DownsideRiskLoss,
-}
-BASELINES: dict[str, Callable[[], nn.Module]] = {
-    "equal_weight": baselines.EqualWeight,
-    "inverse_volatility": baselines.InverseVolatility,
-    "minimum_variance": baselines.MinimumVariance,
-    "maximum_sharpe": baselines.MaximumSharpe,
-    "risk_parity": baselines.RiskParity,
-    "hierarchical_risk_parity": baselines.HierarchicalRiskParity,
-    "maximum_return": baselines.MaximumReturn,
-}
-NETWORKS = ("dense", "conv", "lstm", "gru", "stacked_lstm", "lstm_markowitz", "attention")
-ALLOCATORS = ("softmax", "sparsemax", "tanh", "markowitz")
-_NETWORK_KEYS = {
-    "name",
-    "type",
-    "allocator",
-    "max_weight",
-    "loss",
-    "hidden_size",
-    "epochs",
-    "lr",
-    "patience",
-    "batch_size",
-}
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names its key."""
-
-
-def _section(
-    config: Mapping[str, Any], name: str, allowed: set[str], required: bool = True
-) -> dict[str, Any]:
-    if name not in config:
-        if required:
-            raise ConfigError(f"config [{name}]: expected this section, got none")
-        return {}
-    section = config[name]
-    if not isinstance(section, Mapping):
-        raise ConfigError(f"config [{name}]: expected a table, got {type(section).__name__}")
-    unknown = sorted(set(section) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"config [{name}].{unknown[0]}: unknown key (expected one of {sorted(allowed)})"
-        )
-    return dict(section)
-
-
-def _get(
-    section: Mapping[str, Any],
-    where: str,
-    key: str,
-    kind: type | tuple[type, ...],
-    default: Any = ...,
-    positive: bool = False,
-) -> Any:
-    if key not in section:
-        if default is ...:
-            raise ConfigError(f"config {where}.{key}: expected a value, got none")
-        return default
-    value: Any = section[key]
-    matches = isinstance(value, kind) and not isinstance(value, bool)
-    if not matches:
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ConfigError(f"config {where}.{key}: expected {names}, got {value!r}")
-    if positive and value <= 0:
-        raise ConfigError(f"config {where}.{key}: expected a positive value, got {value!r}")
-    return value
-
-
-def _choice(
-    section: Mapping[str, Any], where: str, key: str, choices: Any, default: Any = ...
-) -> Any:
-    value = _get(section, where, key, str, default)
-    if value not in choices:
-        raise ConfigError(f"config {where}.{key}: expected one of {sorted(choices)}, got {value!r}")
-    return value
-
 
 @dataclass
 class Suite:
@@ -160,168 +80,237 @@ class Suite:
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a TOML configuration file."""
+    """Read a TOML configuration file (``OSError`` if it cannot be read)."""
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"config {path}: expected valid TOML, got {err}") from err
+        raise ConfigError(f"expected valid TOML, got {err}", source=str(path)) from err
 
 
-def _load_returns(config: Mapping[str, Any], base: Path) -> pd.DataFrame:
-    data = _section(config, "data", {"path", "dataset", "kind", "start", "end"})
-    kind = _choice(data, "[data]", "kind", ("prices", "returns"), "prices")
-    if "dataset" in data:
-        name = _choice(data, "[data]", "dataset", ("sp500", "factor_etfs"))
-        frame = load_sp500() if name == "sp500" else load_factor_etfs()
+def _read_file(path: Path, kind: str) -> pd.DataFrame:
+    if kind == "prices":
+        return read_prices(path)
+    with warnings.catch_warnings():  # a column that is not dates gets its own error
+        warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+        frame = pd.read_csv(path, index_col=0, parse_dates=True)
+    validate_frame(frame, str(path))
+    return frame
+
+
+def _load_returns(data: Mapping[str, Any], base: Path) -> pd.DataFrame:
+    where = "[data]"
+    if data["dataset"] is not None:
+        frame = load_sp500() if data["dataset"] == "sp500" else load_factor_etfs()
     else:
-        path = base / _get(data, "[data]", "path", str)
-        if kind == "prices":
-            frame = read_prices(path)
-        else:
-            frame = pd.read_csv(path, index_col=0, parse_dates=True)
-            validate_frame(frame, str(path))
-    start, end = data.get("start"), data.get("end")
-    frame = frame.loc[start:end] if start or end else frame
-    return prices_to_returns(frame) if kind == "prices" else frame
+        path = base / data["path"]
+        if not path.exists():
+            raise ConfigError(
+                f"expected an existing file, got {data['path']!r} (no {path})",
+                where=f"{where}.path",
+            )
+        if not path.is_file():
+            raise ConfigError(
+                f"expected a file, got {data['path']!r}, which is a folder", where=f"{where}.path"
+            )
+        try:
+            frame = _read_file(path, data["kind"])
+        except pd.errors.EmptyDataError as err:
+            raise ConfigError(
+                f"{path}: expected a date column and one column per asset, got an empty file",
+                where=f"{where}.path",
+            ) from err
+        except (ValueError, TypeError, OSError, ImportError) as err:
+            raise ConfigError(f"{err}", where=f"{where}.path") from err
+    first, last = frame.index[0].date(), frame.index[-1].date()
+    sliced = frame.loc[data["start"] : data["end"]]
+    if len(sliced) < 2:
+        start, end = data["start"], data["end"]
+        raise ConfigError(
+            f"expected a range holding at least two dates of the data ({first} to {last}), got "
+            f"{len(sliced)} from {start.date() if start is not None else 'the first date'} to "
+            f"{end.date() if end is not None else 'the last date'}",
+            where=f"{where}.{'start' if start is not None else 'end'}",
+        )
+    return prices_to_returns(sliced) if data["kind"] == "prices" else sliced
 
 
-def _folds(config: Mapping[str, Any], windows: Windows) -> list[Fold]:
-    keys = {"scheme", "test_size", "initial_train", "train_size", "val_size", "test", "val"}
-    split = _section(config, "split", keys)
-    scheme = _choice(split, "[split]", "scheme", ("walk_forward", "holdout"))
+def _windows(win: Mapping[str, Any], returns: pd.DataFrame) -> Windows:
+    needed = win["lookback"] + win["gap"] + win["horizon"]
+    if len(returns) < needed:
+        raise ConfigError(
+            f"expected lookback + gap + horizon = {needed} at most the {len(returns)} return "
+            f"dates of the data ({returns.index[0].date()} to {returns.index[-1].date()})",
+            where="[windows].lookback",
+        )
     try:
-        if scheme == "holdout":
-            return [holdout_split(windows, test=split.get("test", 0.2), val=split.get("val", 0.1))]
+        return make_windows(
+            returns, lookback=win["lookback"], horizon=win["horizon"], gap=win["gap"]
+        )
+    except (ValueError, TypeError) as err:
+        raise ConfigError(str(err), where="[windows]") from err
+
+
+def _folds(split: Mapping[str, Any], windows: Windows) -> list[Fold]:
+    try:
+        if split["scheme"] == "holdout":
+            test = 0.2 if split["test"] is None else split["test"]
+            val = 0.1 if split["val"] is None else split["val"]
+            return [holdout_split(windows, test=test, val=val)]
         return walk_forward_folds(
             windows,
-            test_size=_get(split, "[split]", "test_size", (int, str)),
-            initial_train=_get(split, "[split]", "initial_train", (int, float, str)),
-            train_size=_get(split, "[split]", "train_size", (int, str), None),
-            val_size=_get(split, "[split]", "val_size", (int, float), 0),
+            test_size=split["test_size"],
+            initial_train=split["initial_train"],
+            train_size=split["train_size"],
+            val_size=0 if split["val_size"] is None else split["val_size"],
         )
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"config [split]: {err}") from err
-
-
-def _allocator(spec: Mapping[str, Any], where: str) -> nn.Module:
-    name = _choice(spec, where, "allocator", ALLOCATORS, "softmax")
-    cap = _get(spec, where, "max_weight", (int, float), None, positive=True)
-    if name == "softmax":
-        return allocators.SoftmaxAllocator(max_weight=cap)
-    if name == "sparsemax":
-        return allocators.SparsemaxAllocator(max_weight=cap)
-    if name == "tanh":
-        return allocators.TanhAllocator()
-    return allocators.MarkowitzAllocator(max_weight=cap or 1.0)
-
-
-def _network_builder(spec: Mapping[str, Any], where: str) -> Callable[[int, int, int], nn.Module]:
-    kind = _choice(spec, where, "type", NETWORKS)
-    hidden = _get(spec, where, "hidden_size", int, 32, positive=True)
-    if kind == "lstm_markowitz" and spec.get("allocator", "markowitz") != "markowitz":
+        name, _, rest = str(err).partition(": ")
+        key = f".{name}" if name in SPLIT_KEYS and rest else ""
         raise ConfigError(
-            f"config {where}.allocator: expected 'markowitz' for type 'lstm_markowitz', got "
-            f"{spec.get('allocator')!r}"
+            f"{rest if key else err} ({windows.n_samples} samples from "
+            f"{windows.timestamps[0].date()} to {windows.timestamps[-1].date()})",
+            where=f"[split]{key}",
+        ) from err
+
+
+def _check_lag(lag: int, windows: Windows, folds: list[Fold], returns: pd.DataFrame) -> None:
+    first = windows.timestamps[folds[0].test[0]]
+    left = len(returns) - int(returns.index.get_loc(first)) - 1
+    if lag > left:
+        raise ConfigError(
+            f"expected at most the {left} dates after the first test decision "
+            f"({first.date()}), got {lag}",
+            where="[backtest].lag",
         )
-    if kind == "lstm_markowitz":
-        spec = {**spec, "allocator": "markowitz"}
-    _allocator(spec, where)  # validate now, build per fold
-
-    def build(n_channels: int, n_assets: int, lookback: int) -> nn.Module:
-        alloc = _allocator(spec, where)
-        if kind == "dense":
-            return networks.DenseNet(
-                n_channels, lookback, hidden=(hidden, hidden // 2 or 1), allocator=alloc
-            )
-        if kind == "conv":
-            return networks.ConvNet(n_channels, lookback, hidden=hidden, allocator=alloc)
-        if kind == "attention":
-            return networks.AttentionNet(n_channels, hidden_size=hidden, allocator=alloc)
-        if kind == "lstm_markowitz":
-            return networks.LSTMMarkowitzNet(n_channels, hidden_size=hidden, allocator=alloc)
-        net_class = {
-            "lstm": networks.LSTMNet,
-            "gru": networks.GRUNet,
-            "stacked_lstm": networks.StackedLSTMNet,
-        }[kind]
-        return net_class(n_channels, hidden_size=hidden, allocator=alloc)
-
-    return build
 
 
-def _strategies(config: Mapping[str, Any]) -> list[Strategy]:
-    training = _section(
-        config, "training", {"epochs", "lr", "patience", "batch_size", "loss"}, required=False
-    )
-    defaults = {
-        "epochs": _get(training, "[training]", "epochs", int, 15, positive=True),
-        "lr": _get(training, "[training]", "lr", (int, float), 3e-3, positive=True),
-        "patience": _get(training, "[training]", "patience", int, 4, positive=True),
-        "batch_size": _get(training, "[training]", "batch_size", int, 64, positive=True),
-    }
-    default_loss = _choice(training, "[training]", "loss", LOSSES, "sharpe")
-    out: list[Strategy] = []
-    for i, spec in enumerate(config.get("networks", [])):
-        where = f"[[networks]][{i}]"
-        unknown = sorted(set(spec) - _NETWORK_KEYS)
-        if unknown:
+def _dry_run(model: torch.nn.Module, windows: Windows, where: str) -> None:
+    """Run ``model`` on two windows, so that a shape or cap error shows before training."""
+    x = windows.x[:2]
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            model(x)
+    except (ValueError, TypeError, RuntimeError) as err:
+        _, n_channels, n_assets, lookback = x.shape
+        raise ConfigError(
+            f"expected a strategy that runs on windows of {n_channels} channel(s), {n_assets} "
+            f"assets and lookback {lookback}, got: {err}",
+            where=where,
+        ) from err
+
+
+def _network(
+    spec: Mapping[str, Any], training: Mapping[str, Any], windows: Windows, i: int
+) -> NetworkStrategy:
+    where = f"[[networks]][{i}]"
+    n_assets = len(windows.assets)
+    cap = spec["max_weight"]  # the schema allows a cap only on capped allocators
+    if cap is not None:
+        try:
+            check_feasible_cap(n_assets, cap)
+        except ValueError:
             raise ConfigError(
-                f"config {where}.{unknown[0]}: unknown key (expected one of {sorted(_NETWORK_KEYS)})"
-            )
-        values = {
-            k: _get(spec, where, k, (int, float) if k == "lr" else int, v, positive=True)
-            for k, v in defaults.items()
-        }
-        options = {
-            "epochs": values["epochs"],
-            "optimizer": functools.partial(torch.optim.Adam, lr=values["lr"]),
-            "early_stopping": EarlyStopping(patience=values["patience"]),
-            "batch_size": values["batch_size"],
-        }
-        loss = LOSSES[_choice(spec, where, "loss", LOSSES, default_loss)]()
-        out.append(
-            NetworkStrategy(
-                _get(spec, where, "name", str), _network_builder(spec, where), loss, options
-            )
-        )
-    for i, spec in enumerate(config.get("baselines", [])):
-        where = f"[[baselines]][{i}]"
-        kind = _choice(spec, where, "type", BASELINES)
-        out.append(BaselineStrategy(_get(spec, where, "name", str, kind), BASELINES[kind]()))
-    if not out:
-        raise ConfigError(
-            "config: expected at least one [[networks]] or [[baselines]] entry, got none"
-        )
+                f"expected max_weight x assets >= 1 so that weights can sum to one, got "
+                f"{cap:g} x {n_assets} assets = {cap * n_assets:g} (use at least "
+                f"{1 / n_assets:.4g})",
+                where=f"{where}.max_weight",
+            ) from None
+    opts = {k: training[k] if spec[k] is None else spec[k] for k in TRAINING_KEYS}
+    build = network_builder(spec)
+    with torch.random.fork_rng(devices=[]):
+        model = build(len(windows.channels), n_assets, windows.lookback)
+    _dry_run(model, windows, where)
+    options = {
+        "epochs": opts["epochs"],
+        "optimizer": functools.partial(torch.optim.Adam, lr=opts["lr"]),
+        "early_stopping": EarlyStopping(patience=opts["patience"]),
+        "batch_size": opts["batch_size"],
+    }
+    return NetworkStrategy(spec["name"], build, LOSSES[opts["loss"]](), options)
+
+
+def _strategies(spec: Mapping[str, Any], windows: Windows) -> list[Strategy]:
+    out: list[Strategy] = [
+        _network(net, spec["training"], windows, i) for i, net in enumerate(spec["networks"])
+    ]
+    for i, base in enumerate(spec["baselines"]):
+        rule = BASELINES[base["type"]]()
+        _dry_run(rule, windows, f"[[baselines]][{i}]")
+        out.append(BaselineStrategy(base["name"] or base["type"], rule))
     return out
 
 
+def _output_folder(spec: Mapping[str, Any], base: Path, output: str | Path | None) -> Path:
+    path = Path(output) if output is not None else base / spec["output"]["path"]
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(
+            f"expected a folder for the report, got {str(path)!r}, but {str(existing)!r} is a file",
+            where="[output].path" if output is None else "",
+        )
+    return path
+
+
 def build_suite(
-    config: Mapping[str, Any], *, base: str | Path = ".", output: str | Path | None = None
+    config: Mapping[str, Any],
+    *,
+    base: str | Path = ".",
+    output: str | Path | None = None,
+    source: str | Path | None = None,
 ) -> Suite:
-    """Build a :class:`Suite` from a configuration dict (paths relative to ``base``)."""
+    """Check a configuration completely and build a :class:`Suite` from it.
+
+    Parameters
+    ----------
+    config
+        The parsed TOML document (see :func:`load_config`) or a dict of the same shape.
+    base
+        Folder that relative paths in the configuration start from.
+    output
+        Report folder, overriding ``[output].path``.
+    source
+        The configuration's file, named in error messages.
+
+    Returns
+    -------
+    Suite
+
+    Raises
+    ------
+    ConfigError
+        On any invalid section, key or value, or one the data cannot satisfy, before
+        anything is trained; the message names the file, section and key.
+    """
     base = Path(base)
-    returns = _load_returns(config, base)
-    win = _section(config, "windows", {"lookback", "horizon", "gap"})
-    windows = make_windows(
-        returns,
-        lookback=_get(win, "[windows]", "lookback", int, positive=True),
-        horizon=_get(win, "[windows]", "horizon", int, positive=True),
-        gap=_get(win, "[windows]", "gap", int, 0),
-    )
-    bt = _section(config, "backtest", {"costs_bps", "rebalance", "lag"}, required=False)
-    out = _section(config, "output", {"path", "seed", "n_jobs"}, required=False)
+    try:
+        spec = validate_config(config)
+        returns = _load_returns(spec["data"], base)
+        windows = _windows(spec["windows"], returns)
+        folds = _folds(spec["split"], windows)
+        _check_lag(spec["backtest"]["lag"], windows, folds, returns)
+        strategies = _strategies(spec, windows)
+        folder = _output_folder(spec, base, output)
+    except ConfigError as err:
+        if err.source is None and source is not None:
+            err.source = str(source)
+        raise
+    bt, out = spec["backtest"], spec["output"]
     return Suite(
         windows=windows,
         returns=returns,
-        folds=_folds(config, windows),
-        strategies=_strategies(config),
-        costs_bps=float(_get(bt, "[backtest]", "costs_bps", (int, float), 0.0)),
-        rebalance=_get(bt, "[backtest]", "rebalance", str, None),
-        lag=_get(bt, "[backtest]", "lag", int, 0),
-        seed=_get(out, "[output]", "seed", int, 0),
-        n_jobs=_get(out, "[output]", "n_jobs", int, 1, positive=True),
-        output=Path(output)
-        if output is not None
-        else base / _get(out, "[output]", "path", str, "deepalloc-report"),
+        folds=folds,
+        strategies=strategies,
+        costs_bps=bt["costs_bps"],
+        rebalance=bt["rebalance"],
+        lag=bt["lag"],
+        seed=out["seed"],
+        n_jobs=out["n_jobs"],
+        output=folder,
     )
+
+
+def load_suite(path: str | Path, *, output: str | Path | None = None) -> Suite:
+    """:func:`build_suite` of the TOML file ``path`` (relative paths start from its folder)."""
+    path = Path(path)
+    return build_suite(load_config(path), base=path.parent, output=output, source=path)

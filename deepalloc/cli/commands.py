@@ -1,0 +1,175 @@
+"""What the ``deepalloc`` subcommands do: ``demo``, ``run CONFIG.toml`` and ``backtest``.
+
+Each command checks its inputs before any work starts; a bad input raises
+:class:`CommandError` (or :class:`deepalloc.config.ConfigError`) with a message naming
+the file or argument, which :func:`deepalloc.cli.main` prints as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from deepalloc.config import Suite
+
+
+class CommandError(Exception):
+    """An input of a command is invalid; the message names the file or argument."""
+
+
+def _print_plan(suite: Suite) -> None:
+    print(
+        f"data: {len(suite.returns)} dates x {suite.returns.shape[1]} assets; "
+        f"{len(suite.folds)} fold(s); strategies: " + ", ".join(s.name for s in suite.strategies),
+        flush=True,
+    )
+
+
+def _run_suite(suite: Suite, progress: bool) -> int:
+    from deepalloc.evaluation import NetworkStrategy, run_suite
+    from deepalloc.reporting.report import report
+
+    start = time.perf_counter()
+    for strategy in suite.strategies:
+        if isinstance(strategy, NetworkStrategy):
+            strategy.fit_options["progress"] = progress
+    result = run_suite(
+        suite.windows,
+        suite.strategies,
+        suite.folds,
+        returns=suite.returns,
+        costs_bps=suite.costs_bps,
+        rebalance=suite.rebalance,
+        lag=suite.lag,
+        seed=suite.seed,
+        n_jobs=suite.n_jobs,
+    )
+    index = report(result, suite.output)
+    columns = [
+        "annualized_return",
+        "annualized_volatility",
+        "sharpe_ratio",
+        "max_drawdown",
+        "average_turnover",
+    ]
+    table = result.comparison()[[c for col in columns for c in (col, f"{col} vs EW")]]
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
+        print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"report: {index} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """``deepalloc demo``: the bundled S&P 500 walk-forward suite."""
+    from deepalloc.config import DEMO_CONFIG, build_suite
+
+    config = copy.deepcopy(DEMO_CONFIG)
+    if args.quick:
+        config["split"]["initial_train"] = "2021-01-01"
+        config["training"]["epochs"] = 2
+    suite = build_suite(config, base=Path("."), output=args.output)
+    _print_plan(suite)
+    return _run_suite(suite, progress=not args.no_progress)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``deepalloc run CONFIG.toml``: check the whole configuration, then run it."""
+    from deepalloc.config import load_suite
+
+    suite = load_suite(args.config, output=args.output)
+    _print_plan(suite)
+    if args.check:
+        print(f"{args.config}: valid; nothing trained (--check)")
+        return 0
+    return _run_suite(suite, progress=not args.no_progress)
+
+
+def _read_weights(path: str) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+            frame = pd.read_csv(path, index_col=0, parse_dates=True)
+    except pd.errors.EmptyDataError:
+        raise CommandError(
+            f"weights {path}: expected a date column and one column per asset, got an empty file"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CommandError(f"weights {path}: expected a CSV file, got {err}") from None
+    if frame.shape[1] == 0 or len(frame) == 0:
+        raise CommandError(
+            f"weights {path}: expected a date column and one column per asset, got "
+            f"{len(frame)} row(s) and {frame.shape[1]} asset column(s)"
+        )
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise CommandError(
+            f"weights {path}: expected dates in the first column, got {frame.index[0]!r}"
+        )
+    return frame
+
+
+def _read_prices(path: str) -> pd.DataFrame:
+    from deepalloc.datasets import read_prices
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+            return read_prices(path)
+    except pd.errors.EmptyDataError:
+        raise CommandError(
+            f"prices {path}: expected a date column and one column per asset, got an empty file"
+        ) from None
+    except (ValueError, TypeError, ImportError) as err:
+        message = str(err)
+        named = message.startswith(str(Path(path)))  # read_prices names the file
+        raise CommandError(f"prices {message}" if named else f"prices {path}: {message}") from None
+
+
+def _check_decision_dates(
+    weights: pd.DataFrame, prices: pd.DataFrame, args: argparse.Namespace
+) -> None:
+    """Every decision date must be a price date (the first price date included)."""
+    unknown = weights.index.difference(prices.index)
+    if len(unknown):
+        raise CommandError(
+            f"weights {args.weights}: expected decision dates that are dates of prices "
+            f"{args.prices}, got {len(unknown)} that are not (first {unknown[0].date()})"
+        )
+
+
+def backtest(args: argparse.Namespace) -> int:
+    """``deepalloc backtest WEIGHTS.csv PRICES.csv``: backtest and print the summary."""
+    from deepalloc.analysis.backtest import backtest as run_backtest
+    from deepalloc.data import prices_to_returns
+
+    weights = _read_weights(args.weights)
+    prices = _read_prices(args.prices)
+    if len(prices) < 2:
+        raise CommandError(f"prices {args.prices}: expected at least two dates, got {len(prices)}")
+    _check_decision_dates(weights, prices, args)
+    try:
+        result = run_backtest(
+            weights,
+            prices_to_returns(prices),
+            costs_bps=args.costs_bps,
+            rebalance=args.rebalance,
+            lag=args.lag,
+        )
+    except (ValueError, TypeError) as err:
+        message = str(err)
+        for name, label in (("weights", f"weights {args.weights}"), ("lag", "argument --lag")):
+            if message.startswith(f"{name}: "):
+                message = f"{label}: {message[len(name) + 2 :]}"
+        raise CommandError(message) from None
+    summary = result.summary(name=Path(args.weights).stem)
+    print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+__all__ = ["CommandError", "backtest", "demo", "run"]
