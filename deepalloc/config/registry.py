@@ -33,7 +33,19 @@ BASELINES: dict[str, Callable[[], nn.Module]] = {
     "hierarchical_risk_parity": baselines.HierarchicalRiskParity,
     "maximum_return": baselines.MaximumReturn,
 }
-NETWORKS = ("dense", "conv", "lstm", "gru", "stacked_lstm", "lstm_markowitz", "attention")
+NETWORKS = (
+    "dense",
+    "conv",
+    "lstm",
+    "gru",
+    "stacked_lstm",
+    "lstm_markowitz",
+    "attention",
+    "tcn",
+    "tcn_markowitz",
+)
+MEAN_VARIANCE_NETWORKS = ("lstm_markowitz", "tcn_markowitz")
+"""Network types whose head needs a mean-variance allocator."""
 ALLOCATORS = ("softmax", "sparsemax", "tanh", "markowitz")
 UNCAPPED_ALLOCATORS = ("tanh",)
 """Allocators without a ``max_weight`` cap."""
@@ -41,7 +53,7 @@ UNCAPPED_ALLOCATORS = ("tanh",)
 
 def default_allocator(network_type: str) -> str:
     """The allocator a network type gets when its entry names none."""
-    return "markowitz" if network_type == "lstm_markowitz" else "softmax"
+    return "markowitz" if network_type in MEAN_VARIANCE_NETWORKS else "softmax"
 
 
 def make_allocator(name: str, max_weight: float | None) -> nn.Module:
@@ -74,6 +86,9 @@ def network_builder(spec: Mapping[str, Any]) -> Callable[[int, int, int], nn.Mod
             return networks.AttentionNet(n_channels, hidden_size=hidden, allocator=alloc)
         if kind == "lstm_markowitz":
             return networks.LSTMMarkowitzNet(n_channels, hidden_size=hidden, allocator=alloc)
+        if kind in ("tcn", "tcn_markowitz"):
+            net = networks.TCNMarkowitzNet if kind == "tcn_markowitz" else networks.TCNNet
+            return net(n_channels, channels=(hidden,) * 4, allocator=alloc)
         net_class = {
             "lstm": networks.LSTMNet,
             "gru": networks.GRUNet,
@@ -88,6 +103,7 @@ __all__ = [
     "ALLOCATORS",
     "BASELINES",
     "LOSSES",
+    "MEAN_VARIANCE_NETWORKS",
     "NETWORKS",
     "UNCAPPED_ALLOCATORS",
     "default_allocator",

@@ -27,6 +27,7 @@ from deepalloc.config.registry import (
     ALLOCATORS,
     BASELINES,
     LOSSES,
+    MEAN_VARIANCE_NETWORKS,
     NETWORKS,
     UNCAPPED_ALLOCATORS,
     default_allocator,
@@ -85,9 +86,9 @@ def _split_rule(split: dict[str, Any], where: str) -> None:
 
 def _network_rule(net: dict[str, Any], where: str) -> None:
     kind, allocator = net["type"], net["allocator"]
-    if kind == "lstm_markowitz" and allocator not in (None, "markowitz"):
+    if kind in MEAN_VARIANCE_NETWORKS and allocator not in (None, "markowitz"):
         raise ConfigError(
-            f"expected 'markowitz' for type 'lstm_markowitz', got {allocator!r}",
+            f"expected 'markowitz' for type {kind!r}, got {allocator!r}",
             where=f"{where}.allocator",
         )
     allocator = allocator or default_allocator(kind)
@@ -187,7 +188,9 @@ SUITE_SCHEMA: tuple[Section, ...] = (
         {
             "name": Key(string(), REQUIRED, "label in tables and the report"),
             "type": Key(choice(NETWORKS), REQUIRED, "architecture"),
-            "allocator": Key(choice(ALLOCATORS), None, "softmax (markowitz for lstm_markowitz)"),
+            "allocator": Key(
+                choice(ALLOCATORS), None, "softmax (markowitz for lstm_markowitz, tcn_markowitz)"
+            ),
             "max_weight": Key(number(0, 1, exclusive_minimum=True), None, "cap on each weight"),
             "hidden_size": Key(integer(1), 32, "width of the hidden layers"),
             **{
