@@ -18,6 +18,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from deepalloc.config import Suite
+    from deepalloc.evaluation import SuiteResult
 
 
 class CommandError(Exception):
@@ -49,8 +50,12 @@ def _run_suite(suite: Suite, progress: bool) -> int:
         rebalance=suite.rebalance,
         lag=suite.lag,
         seed=suite.seed,
+        seeds=suite.seeds,
         n_jobs=suite.n_jobs,
+        cache_dir=suite.cache_dir,
     )
+    for line in verdict_lines(result):
+        print(line)
     index = report(result, suite.output)
     columns = [
         "annualized_return",
@@ -64,6 +69,26 @@ def _run_suite(suite: Suite, progress: bool) -> int:
         print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"report: {index} ({time.perf_counter() - start:.0f} s)")
     return 0
+
+
+def verdict_lines(result: SuiteResult) -> list[str]:
+    """The suite's answer in words: is each strategy's difference to equal weight real?
+
+    One line per strategy (a network's ensemble when it has several seeds, not every
+    seed; the Holm adjustment still counts every seed), then each network's spread of
+    Sharpe ratios across seeds.
+    """
+    table = result.significance()
+    seeds = {run for runs in result.seed_runs.values() if len(runs) > 1 for run in runs}
+    lines = [row for name, row in table["verdict"].items() if name not in seeds]
+    for network, runs in result.seed_runs.items():
+        if len(runs) > 1:
+            sharpe = result.table.loc[runs, "sharpe_ratio"]
+            lines.append(
+                f"{network}: Sharpe across {len(runs)} seeds {sharpe.mean():.2f} "
+                f"+/- {sharpe.std(ddof=1):.2f} (min {sharpe.min():.2f}, max {sharpe.max():.2f})"
+            )
+    return lines
 
 
 def demo(args: argparse.Namespace) -> int:

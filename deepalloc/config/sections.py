@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deepalloc.config.checks import (
+    boolean,
     choice,
     date,
     either,
@@ -182,7 +183,14 @@ SUITE_SCHEMA: tuple[Section, ...] = (
         },
         "how every strategy's weights are traded",
     ),
-    Section("training", TRAINING_KEYS, "defaults for every network"),
+    Section(
+        "training",
+        {
+            **TRAINING_KEYS,
+            "seeds": Key(integer(1), 1, "training runs of every network per fold (+ ensemble)"),
+        },
+        "defaults for every network",
+    ),
     Section(
         "networks",
         {
@@ -217,6 +225,7 @@ SUITE_SCHEMA: tuple[Section, ...] = (
             "path": Key(string(), "deepalloc-report", "report folder, relative to the config"),
             "seed": Key(integer(0), 0, "seed of every fold's training"),
             "n_jobs": Key(integer(1), 1, "folds run in parallel"),
+            "cache": Key(boolean(), False, "keep finished folds in <path>/cache to resume"),
         },
         "where the report goes and how the run is seeded",
     ),

@@ -50,7 +50,14 @@ DEMO_CONFIG: dict[str, Any] = {
         "val_size": 0.2,
     },
     "backtest": {"costs_bps": 10.0, "rebalance": "M"},
-    "training": {"epochs": 15, "lr": 0.003, "patience": 4, "batch_size": 64, "loss": "sharpe"},
+    "training": {
+        "epochs": 15,
+        "lr": 0.003,
+        "patience": 4,
+        "batch_size": 64,
+        "loss": "sharpe",
+        "seeds": 3,
+    },
     "networks": [
         {"name": "lstm_softmax", "type": "lstm", "allocator": "softmax", "hidden_size": 16},
         {"name": "conv_markowitz", "type": "conv", "allocator": "markowitz", "max_weight": 0.2},
@@ -77,6 +84,8 @@ class Suite:
     seed: int
     n_jobs: int
     output: Path
+    seeds: int = 1
+    cache_dir: Path | None = None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -307,6 +316,8 @@ def build_suite(
         seed=out["seed"],
         n_jobs=out["n_jobs"],
         output=folder,
+        seeds=spec["training"]["seeds"],
+        cache_dir=folder / "cache" if out["cache"] else None,
     )
 
 
