@@ -78,9 +78,15 @@ def verdict_lines(result: SuiteResult) -> list[str]:
     seed; the Holm adjustment still counts every seed), then each network's spread of
     Sharpe ratios across seeds.
     """
-    table = result.significance()
+    from deepalloc.evaluation.strategies import ensemble_name
+
+    verdicts = result.significance()["verdict"]
+    networks = [
+        runs[0] if len(runs) == 1 else ensemble_name(net) for net, runs in result.seed_runs.items()
+    ]
     seeds = {run for runs in result.seed_runs.values() if len(runs) > 1 for run in runs}
-    lines = [row for name, row in table["verdict"].items() if name not in seeds]
+    others = [name for name in verdicts.index if name not in seeds and name not in networks]
+    lines = [verdicts[name] for name in [*networks, *others]]
     for network, runs in result.seed_runs.items():
         if len(runs) > 1:
             sharpe = result.table.loc[runs, "sharpe_ratio"]
@@ -99,6 +105,7 @@ def demo(args: argparse.Namespace) -> int:
     if args.quick:
         config["split"]["initial_train"] = "2021-01-01"
         config["training"]["epochs"] = 2
+        config["training"]["seeds"] = 2
     suite = build_suite(config, base=Path("."), output=args.output)
     _print_plan(suite)
     return _run_suite(suite, progress=not args.no_progress)

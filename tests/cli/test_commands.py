@@ -104,7 +104,14 @@ def test_demo_quick_from_the_command_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "lstm_softmax" in proc.stdout and "conv_markowitz" in proc.stdout
     assert (tmp_path / "demo" / "index.md").exists()
-    assert (tmp_path / "demo" / "weights" / "conv_markowitz.csv").exists()
+    for name in ("conv_markowitz_seed0", "conv_markowitz_seed1", "conv_markowitz_ensemble"):
+        assert (tmp_path / "demo" / "weights" / f"{name}.csv").exists()
+    lines = proc.stdout.splitlines()
+    # the verdicts come first, one per strategy (ensembles, not single seeds), then spreads
+    assert lines[1].startswith("lstm_softmax:ensemble vs equal_weight: Sharpe ")
+    assert any(line.startswith("conv_markowitz:ensemble vs equal_weight:") for line in lines)
+    assert not any(line.startswith("lstm_softmax:seed0 vs") for line in lines)
+    assert any(line.startswith("lstm_softmax: Sharpe across 2 seeds") for line in lines)
 
 
 # ------------------------------------------------------------------------------ backtest
