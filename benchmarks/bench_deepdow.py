@@ -22,6 +22,7 @@ then each contender once per round; ratios are medians of per-round ratios (rang
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import pandas as pd
 import torch
@@ -207,8 +208,8 @@ def bench_training(rounds: int = 7) -> str:
     for what, dd_name, dd_net, da_net in pairs:
         timed = paired_rounds(
             {
-                "dd": lambda n=dd_net: epoch(n, SharpeRatio(input_type="simple"), x_dd, y_dd),
-                "da": lambda n=da_net: epoch(n, SharpeLoss(), x, y),
+                "dd": partial(epoch, dd_net, SharpeRatio(input_type="simple"), x_dd, y_dd),
+                "da": partial(epoch, da_net, SharpeLoss(), x, y),
                 "floor": lstm_epoch,
             },
             rounds=rounds,

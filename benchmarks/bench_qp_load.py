@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
+    sizes: list[tuple[int, int]]
     if args.sizes:
-        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
+        pairs = [s.lower().split("x") for s in args.sizes.split(",")]
+        sizes = [(int(b), int(n)) for b, n in pairs]
     else:
         sizes = SIZES[1:2] if args.quick else SIZES
     rounds = args.rounds or (3 if args.quick else 7)

@@ -82,6 +82,8 @@ def polish(
     lower = w0 < ACTIVE_TOL
     upper = w0 > cap - ACTIVE_TOL
     free = ~(lower | upper)
+    if not free.any():
+        raise RuntimeError("reference: every asset at a bound (a degenerate vertex)")
     w = np.where(upper, cap, 0.0)
     rhs = mu[free] - q[np.ix_(free, ~free)] @ w[~free]
     w[free], nu = _kkt_free(q[np.ix_(free, free)], rhs, 1.0 - w[~free].sum())
