@@ -19,6 +19,9 @@ Contenders:
   ``NumericalMarkowitz`` and its users would.
 - ``proxsuite``: ``proxsuite.torch.qplayer.QPFunction()`` at its defaults (forward
   ``eps=1e-9``; backward ``eps_backward=1e-4``, ``rho_backward=mu_backward=1e-6``).
+- ``proxsuite_tight``: the same with ``rho_backward=mu_backward=1e-9``: its default
+  gradient error (about 1e-5) is that regularisation; its gradient buffers are float32
+  (``torch.empty`` without a dtype in ``qplayer.py``), so about 1e-7 remains.
 - ``qpth``: OptNet's ``qpth.qp.QPFunction`` at its defaults (``eps=1e-12``,
   ``maxIter=20``, ``verbose=-1`` only to silence its prints).
 - ``floor``: not a QP layer; the cheapest correct work any of them must do: form ``Q``,
@@ -35,7 +38,7 @@ import torch
 
 Solve = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-CONTENDERS = ("deepalloc", "proxsuite", "qpth", "cvxpylayers", "floor")
+CONTENDERS = ("deepalloc", "proxsuite", "proxsuite_tight", "qpth", "cvxpylayers", "floor")
 
 
 def cap_for(n: int) -> float:
@@ -235,20 +238,26 @@ def floor_layer(problem: Problem) -> Solve:
     return solve
 
 
+def proxsuite_tight_layer(problem: Problem) -> Solve:
+    return proxsuite_layer(problem, rho_backward=1e-9, mu_backward=1e-9)
+
+
 FACTORIES: dict[str, Callable[[Problem], Solve]] = {
     "deepalloc": deepalloc_layer,
     "proxsuite": proxsuite_layer,
+    "proxsuite_tight": proxsuite_tight_layer,
     "qpth": qpth_layer,
     "cvxpylayers": cvxpylayers_layer,
     "floor": floor_layer,
 }
 
-CPU_ONLY = {"proxsuite", "cvxpylayers"}
+CPU_ONLY = {"proxsuite", "proxsuite_tight", "cvxpylayers"}
 
 
 def available(name: str) -> str | None:
     """``None`` when contender ``name`` can be imported, else why not (install hint)."""
-    module = {"proxsuite": "proxsuite", "qpth": "qpth", "cvxpylayers": "cvxpylayers"}.get(name)
+    modules = {"proxsuite": "proxsuite", "proxsuite_tight": "proxsuite", "qpth": "qpth"}
+    module = modules.get(name)
     if module is None:
         return None
     import importlib.util
