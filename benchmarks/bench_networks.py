@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> str:
         return call
 
     timed = paired_rounds({name: step(net) for name, net in nets.items()}, rounds=rounds, warmup=3)
-    rows = [f"| {name} | {timed.cell(name)} | {timed.ratio_cell(name, BASE)} |" for name in nets]
+    rows = [
+        f"| {name} | {timed.cell(name)} | {'1' if name == BASE else timed.ratio_cell(name, BASE)} |"
+        for name in nets
+    ]
     rows += [f"| {name} | missing: {why} | — |" for name, why in missing.items()]
     text = "\n".join(
         [
