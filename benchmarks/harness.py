@@ -50,7 +50,7 @@ class RatioSummary:
     rounds: int
 
     def __str__(self) -> str:
-        low, high = fmt_ratio(self.low)[:-1], fmt_ratio(self.high)[:-1]
+        low, high = (fmt_ratio(v).removesuffix("x") for v in (self.low, self.high))
         return f"{fmt_ratio(self.median)} ({low}-{high})"
 
 
