@@ -1,105 +1,165 @@
-"""Forward+backward time of MarkowitzAllocator vs cvxpylayers' default solver.
+"""The mean-variance QP layer against every differentiable QP layer, and against the floor.
 
-The cvxpylayers problem is DeepDow's NumericalMarkowitz formulation (maximise
-mu'w - gamma ||S w||^2 - alpha ||w||^2, budget, 0 <= w <= cap) written DPP-compliantly
-(sqrt(gamma) folded into S), solved by cvxpylayers' default (diffcp + SCS, default
-settings). The floor is a batched ``torch.linalg.solve`` of the same size followed by a
-softmax. Every ratio is measured in the same run.
+Same problems for all (:mod:`benchmarks.qp_contenders`): float64, maximise
+mu'w - gamma ||S w||^2 - alpha ||w||^2 s.t. sum(w) = 1, 0 <= w <= cap (cap 0.3 at 10
+assets, ``1 / cap`` kept off the integers so that no optimum is a degenerate vertex),
+per-sample gamma, forward + backward with gradients in mu and the covariance root S. Contenders: deepalloc's ``MarkowitzAllocator``, proxsuite's
+QPLayer, qpth, cvxpylayers' default (diffcp + SCS) and the floor (form Q, one batched
+Cholesky solve of the budget-only problem, implicit backward on the same factor).
 
-Run: .venv/bin/python -m benchmarks.bench_allocators [--quick]
+Timing: paired rounds (:func:`benchmarks.harness.paired_rounds`): warm-up outside the
+timed region, then every round times each contender once; a ratio is the median of the
+per-round ratios with its range. Accuracy, on the same problems: weights against
+Clarabel at 1e-10 polished on its active set, gradients against the exact active-set
+formula (:mod:`benchmarks.qp_reference`).
+
+Run: python -m benchmarks.bench_allocators [--quick] [--sizes 32x10,32x50] [--output FILE]
+Needs the ``bench`` extra for proxsuite and ``pip install --no-deps qpth`` for qpth;
+a contender that is missing, crashes or hangs is reported as such.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import cvxpy as cp
 import torch
-from cvxpylayers.torch import CvxpyLayer
 
-from benchmarks.harness import machine, median_ms
-from deepalloc.allocators import MarkowitzAllocator
+from benchmarks.harness import command_line, emit, machine, paired_rounds
+from benchmarks.qp_contenders import CONTENDERS, forward_backward, make_problem
+from benchmarks.qp_reference import accuracy, reference
+from benchmarks.qp_runner import build, work
 
 SIZES = [(32, 10), (32, 50), (32, 100), (32, 250), (256, 50)]
+HEADER = (
+    "| batch x assets | layer | median ms | time / deepalloc's: median (range) | "
+    "max abs error in w | error in grad mu | error in grad S |\n|---|---|---|---|---|---|---|"
+)
 
 
-def problem(batch: int, n: int, seed: int = 0, device: str = "cpu"):
-    g = torch.Generator().manual_seed(seed)
-    mu = torch.randn(batch, n, generator=g, dtype=torch.float64) * 0.05
-    s = torch.randn(batch, n, n, generator=g, dtype=torch.float64) * 0.2 / n**0.5
-    gamma = torch.exp(torch.randn(batch, generator=g, dtype=torch.float64))
-    alpha = torch.full((batch,), 0.01, dtype=torch.float64)
-    return [t.to(device) for t in (mu, s, gamma, alpha)]
+def measure(
+    batch: int, n: int, names: list[str], *, rounds: int, warmup: int, device: str, check: bool
+) -> tuple[list[str], str]:
+    """Table rows for one size, and a line on the reference."""
+    problem = make_problem(batch, n).to(device)
+    solves, skipped = build(names, problem, device=device, seed=0)
+    errors: dict[str, tuple[str, str, str]] = {}
+    note = ""
+    ref = None
+    if check:
+        try:
+            ref = reference(problem.to("cpu"))
+        except RuntimeError as exc:
+            note = f"{batch} x {n}: no reference, so no errors: {exc}"
+    if ref is not None:
+        note = (
+            f"{batch} x {n}: cap {problem.cap:g}; smallest complementarity margin "
+            f"{ref.margin:.1e}; Clarabel (1e-10) differs from its polished solution by "
+            f"{ref.clarabel_gap:.1e}"
+        )
+        for name in list(solves):
+            if name == "floor":
+                continue
+            try:
+                w, g_mu, g_s = (t.cpu().numpy() for t in forward_backward(solves[name], problem))
+            except Exception as exc:
+                skipped[name] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}"
+                del solves[name]
+                continue
+            errors[name] = accuracy(ref, w, g_mu, g_s).cells()
+    timed = paired_rounds(
+        {name: work(solve, problem) for name, solve in solves.items()},
+        rounds=rounds,
+        warmup=warmup,
+        min_round_ms=20.0,
+        device=device,
+    )
+    rows = []
+    for name in names:
+        size = f"{batch} x {n}"
+        if name in skipped or name in timed.errors:
+            why = skipped.get(name) or timed.errors[name]
+            rows.append(f"| {size} | {name} | failed or skipped: {why} | — | — | — | — |")
+            continue
+        ratio = timed.ratio_cell(name, "deepalloc") if name != "deepalloc" else "1"
+        if name == "floor" and timed.ratio("deepalloc", "floor") is not None:
+            ratio += f"; deepalloc / floor {timed.ratio('deepalloc', 'floor')}"
+        acc = errors.get(name, ("—", "—", "—") if name == "floor" else ("n/c",) * 3)
+        rows.append(f"| {size} | {name} | {timed.cell(name)} | {ratio} | {' | '.join(acc)} |")
+    return rows, note
 
 
-def cvxpylayers_markowitz(n: int, cap: float) -> CvxpyLayer:
-    w = cp.Variable(n)
-    mu = cp.Parameter(n)
-    risk = cp.Parameter((n, n))
-    ridge = cp.Parameter(nonneg=True)
-    obj = cp.Maximize(mu @ w - cp.sum_squares(risk @ w) - cp.sum_squares(ridge * w))
-    return CvxpyLayer(cp.Problem(obj, [cp.sum(w) == 1, w >= 0, w <= cap]), [mu, risk, ridge], [w])
+def run(
+    sizes: list[tuple[int, int]],
+    names: list[str],
+    *,
+    rounds: int,
+    warmup: int,
+    device: str,
+    check: bool,
+    command: str,
+) -> str:
+    rows: list[str] = []
+    notes: list[str] = []
+    for batch, n in sizes:
+        size_rows, note = measure(
+            batch, n, names, rounds=rounds, warmup=warmup, device=device, check=check
+        )
+        rows += size_rows
+        notes += [note] if note else []
+        print("\n".join(size_rows), flush=True)
+    lines = [
+        f"Command: `{command}`",
+        f"Machine: {machine()}; device {device}; {rounds} paired rounds after {warmup} "
+        "warm-up calls each (fast layers repeat within a round to fill 20 ms).",
+        "",
+        HEADER,
+        *rows,
+        "",
+        "Errors: weights max abs vs Clarabel polished on its active set; gradients max abs "
+        "vs the exact active-set formula, relative to the largest reference entry. "
+        "The floor solves the budget-only problem (no error column).",
+        "",
+        *(f"- {note}" for note in notes),
+    ]
+    return "\n".join(lines)
 
 
-def fwd_bwd(fn, inputs):
-    xs = [x.clone().requires_grad_(True) for x in inputs]
-    out = fn(*xs)
-    out.pow(2).sum().backward()
+def _sizes(text: str) -> list[tuple[int, int]]:
+    out = []
+    for item in text.split(","):
+        b, n = item.lower().split("x")
+        out.append((int(b), int(n)))
     return out
 
 
-def measure(batch: int, n: int, repeat: int, device: str) -> dict[str, float]:
-    """Time deepalloc, the cvxpylayers reference (CPU only) and the floor at one size."""
-    cap = max(2.0 / n, 0.1)
-    inputs = problem(batch, n, device=device)
-    fast = MarkowitzAllocator(n, max_weight=cap)
-    layer = cvxpylayers_markowitz(n, cap)
-
-    def reference(mu, s, gamma, alpha):
-        (w,) = layer(mu, gamma.sqrt()[:, None, None] * s, alpha.sqrt())
-        return w
-
-    def floor(mu, s, gamma, alpha):
-        cov = s.transpose(1, 2) @ s + torch.eye(n, dtype=s.dtype, device=s.device)
-        return torch.softmax(torch.linalg.solve(cov, mu), dim=-1)
-
-    w_fast = fwd_bwd(fast, inputs).detach().cpu()
-    row = {
-        "batch": batch,
-        "n": n,
-        "deepalloc_ms": median_ms(lambda: fwd_bwd(fast, inputs), repeat=repeat),
-        "floor_ms": median_ms(lambda: fwd_bwd(floor, inputs), repeat=repeat),
-    }
-    if device == "cpu":
-        w_ref = fwd_bwd(reference, inputs).detach()
-        row["cvxpylayers_ms"] = median_ms(lambda: fwd_bwd(reference, inputs), repeat=3, warmup=0)
-        row["max_abs_diff"] = float((w_ref - w_fast).abs().max())
-    return row
-
-
-def main(quick: bool = False, device: str = "cpu") -> list[dict[str, float]]:
-    rows = []
-    for batch, n in SIZES[:2] if quick else SIZES:
-        rows.append(measure(batch, n, 3 if quick else 7, device))
-        print(rows[-1], flush=True)
-    print(f"\nmachine: {machine()}, device {device}\n")
-    print(
-        "| batch x assets | deepalloc ms | cvxpylayers ms | speed-up | floor ms | deepalloc / floor | max |w - w_cvxpylayers| |"
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two sizes, 3 rounds")
+    parser.add_argument("--sizes", default=None, help="e.g. 32x10,32x50")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--no-accuracy", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--output", default=None, help="also write the Markdown here")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sizes = _sizes(args.sizes) if args.sizes else (SIZES[:2] if args.quick else SIZES)
+    rounds = args.rounds or (3 if args.quick else 7)
+    text = run(
+        sizes,
+        args.contenders.split(","),
+        rounds=rounds,
+        warmup=args.warmup,
+        device=args.device,
+        check=not args.no_accuracy,
+        command=command_line("benchmarks.bench_allocators", argv),
     )
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        ref = r.get("cvxpylayers_ms", float("nan"))
-        print(
-            f"| {r['batch']} x {r['n']} | {r['deepalloc_ms']:.1f} | {ref:.0f} | "
-            f"{ref / r['deepalloc_ms']:.0f}x | {r['floor_ms']:.1f} | "
-            f"{r['deepalloc_ms'] / r['floor_ms']:.1f} | {r.get('max_abs_diff', float('nan')):.1e} |"
-        )
-    return rows
+    emit("\n" + text, args.output)
+    return text
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
-    main(args.quick, args.device)
+    main()

@@ -6,24 +6,28 @@ DeepDow is installed for benchmarks only (not a dependency of deepalloc):
 
 Its imports need nothing beyond deepalloc's own dependencies. Run:
 
-    .venv/bin/python -m benchmarks.bench_deepdow layers     # allocation layers
-    .venv/bin/python -m benchmarks.bench_deepdow training   # one training epoch
-    .venv/bin/python -m benchmarks.bench_deepdow data       # raw_to_Xy vs make_windows
-    .venv/bin/python -m benchmarks.bench_deepdow backtest   # 20 y x 500 assets
+    python -m benchmarks.bench_deepdow layers     # allocation layers
+    python -m benchmarks.bench_deepdow training   # one training epoch
+    python -m benchmarks.bench_deepdow data       # raw_to_Xy vs make_windows (bench_windows)
+    python -m benchmarks.bench_deepdow backtest   # 20 y x 500 assets (bench_backtest)
 
-Layers are compared forward + backward after checking that both give the same weights
-to 1e-5 (DeepDow's layers are solved at tight SCS tolerance for that check and timed
-with their defaults). ``--device cuda`` times deepalloc's layers on a GPU.
+(``--quick`` for a short run, ``--output FILE`` to write the Markdown too.) Layers are
+compared forward + backward after checking that both give the same weights to 1e-5
+(DeepDow's layers are solved at tight SCS tolerance for that check and timed with their
+defaults). ``--device cuda`` times deepalloc's layers on a GPU. All timings are paired
+rounds (:func:`benchmarks.harness.paired_rounds`): warm-up outside the timed region,
+then each contender once per round; ratios are medians of per-round ratios (range).
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import pandas as pd
 import torch
 
-from benchmarks.harness import machine, markdown_table, median_ms, peak_increase_mb
+from benchmarks.harness import command_line, emit, machine, markdown_table, paired_rounds
 from deepalloc.allocators import MarkowitzAllocator, SoftmaxAllocator, SparsemaxAllocator
 
 SIZES = [(32, 10), (32, 50), (32, 100), (32, 250), (256, 50)]
@@ -90,9 +94,11 @@ def layer_pairs(batch: int, n: int, device: str):
     ]
 
 
-def bench_layers(quick: bool, device: str) -> None:
+def bench_layers(quick: bool, device: str, rounds: int) -> str:
     rows = []
     for batch, n in SIZES[:2] if quick else SIZES:
+        fns = {}
+        checks = {}
         for name, dd, dd_tight, da, inputs, on in layer_pairs(batch, n, device):
             w_tight = dd_tight(*inputs).detach()
             da_inputs = on(inputs)
@@ -101,22 +107,33 @@ def bench_layers(quick: bool, device: str) -> None:
             if diff > 1e-5:
                 raise AssertionError(f"{name} {batch}x{n}: weights differ by {diff:.1e} (> 1e-5)")
             w_default = _fwd_bwd(dd, inputs)
-            t_da = median_ms(lambda da=da, x=da_inputs: _fwd_bwd(da, x), repeat=7)
-            t_dd = median_ms(lambda dd=dd, x=inputs: _fwd_bwd(dd, x), repeat=3, warmup=0)
+            checks[name] = (diff, float((w_default - w_tight).abs().max()))
+            fns[f"{name}/deepdow"] = lambda dd=dd, x=inputs: _fwd_bwd(dd, x)
+            fns[f"{name}/deepalloc"] = lambda da=da, x=da_inputs: _fwd_bwd(da, x)
+        timed = paired_rounds(fns, rounds=rounds, warmup=2, min_round_ms=20.0, device=device)
+        for name, (diff, dd_error) in checks.items():
             rows.append(
                 {
                     "layer": name,
-                    "size": f"{batch} x {n}",
-                    "deepdow_ms": t_dd,
-                    "deepalloc_ms": t_da,
-                    "speedup": t_dd / t_da,
-                    "max_diff_vs_tight_deepdow": diff,
-                    "deepdow_default_error": float((w_default - w_tight).abs().max()),
+                    "batch x assets": f"{batch} x {n}",
+                    "DeepDow ms": timed.cell(f"{name}/deepdow"),
+                    "deepalloc ms": timed.cell(f"{name}/deepalloc"),
+                    "speed-up: median (range)": timed.ratio_cell(
+                        f"{name}/deepdow", f"{name}/deepalloc"
+                    ),
+                    "max abs diff (tight)": f"{diff:.1e}",
+                    "DeepDow default error": f"{dd_error:.1e}",
                 }
             )
             print(rows[-1], flush=True)
-    print(f"\nmachine: {machine()}; deepalloc on {device}\n")
-    print(markdown_table(pd.DataFrame(rows)))
+    return "\n".join(
+        [
+            f"Machine: {machine()}; deepalloc on {device}; {rounds} paired rounds after 2 "
+            "warm-up calls each",
+            "",
+            markdown_table(pd.DataFrame(rows)),
+        ]
+    )
 
 
 def _synthetic(n_samples: int = 640, n_assets: int = 20, lookback: int = 40, horizon: int = 20):
@@ -127,7 +144,7 @@ def _synthetic(n_samples: int = 640, n_assets: int = 20, lookback: int = 40, hor
     return windows.x.contiguous(), windows.y.contiguous()
 
 
-def bench_training(rounds: int = 7) -> None:
+def bench_training(rounds: int = 7) -> str:
     """One epoch of each pair, alternating the libraries in ``rounds`` paired rounds.
 
     Shared machines drift by tens of percent within seconds, so each round times one
@@ -189,106 +206,67 @@ def bench_training(rounds: int = 7) -> None:
 
     rows = []
     for what, dd_name, dd_net, da_net in pairs:
-        times: dict[str, list[float]] = {"dd": [], "da": [], "floor": []}
-        for _ in range(rounds + 1):  # the first round warms up
-            times["dd"].append(
-                median_ms(
-                    lambda n=dd_net: epoch(n, SharpeRatio(input_type="simple"), x_dd, y_dd),
-                    repeat=1,
-                    warmup=0,
-                )
-            )
-            times["da"].append(
-                median_ms(lambda n=da_net: epoch(n, SharpeLoss(), x, y), repeat=1, warmup=0)
-            )
-            times["floor"].append(median_ms(lstm_epoch, repeat=1, warmup=0))
-        dd_s, da_s, floor_s = (pd.Series(times[k][1:]) for k in ("dd", "da", "floor"))
-        ratios = dd_s / da_s
+        timed = paired_rounds(
+            {
+                "dd": partial(epoch, dd_net, SharpeRatio(input_type="simple"), x_dd, y_dd),
+                "da": partial(epoch, da_net, SharpeLoss(), x, y),
+                "floor": lstm_epoch,
+            },
+            rounds=rounds,
+            warmup=1,
+        )
         rows.append(
             {
                 "network": what,
-                "deepdow": dd_name,
-                "deepdow_ms": dd_s.median(),
+                "DeepDow": dd_name,
+                "DeepDow ms / epoch": timed.cell("dd"),
                 "deepalloc": type(da_net).__name__,
-                "deepalloc_ms": da_s.median(),
-                "speedup": ratios.median(),
-                "speedup_range": f"{ratios.min():.1f}-{ratios.max():.1f}",
-                "lstm_alone_ms": floor_s.median(),
-                "speedup_bound": (dd_s / floor_s).median(),
+                "deepalloc ms / epoch": timed.cell("da"),
+                "speed-up: median (range)": timed.ratio_cell("dd", "da"),
+                "LSTM alone ms / epoch": timed.cell("floor"),
+                "deepalloc / LSTM alone": timed.ratio_cell("da", "floor"),
+                "DeepDow / LSTM alone (bound)": timed.ratio_cell("dd", "floor"),
             }
         )
         print(rows[-1], flush=True)
-    print(
-        f"\nmachine: {machine()}; one epoch = 640 samples, batch 32, 20 assets, lookback 40, "
-        f"horizon 20; {rounds} paired rounds\n"
+    return "\n".join(
+        [
+            f"Machine: {machine()}; one epoch = 640 samples, batch 32, 20 assets, lookback 40, "
+            f"horizon 20; {rounds} paired rounds after one warm-up epoch each",
+            "",
+            markdown_table(pd.DataFrame(rows)),
+        ]
     )
-    print(markdown_table(pd.DataFrame(rows)))
 
 
-DATA_SETUP = """
-import numpy as np, pandas as pd, torch
-import deepdow.utils, deepalloc.data
-rng = np.random.default_rng(0)
-index = pd.bdate_range('2000-01-03', periods=5040)
-prices = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (5040, 500)), 0)), index=index,
-                      columns=[f'a{i}' for i in range(500)])
-"""
-DEEPDOW_WORK = """
-from deepdow.utils import raw_to_Xy
-raw = pd.concat({'close': prices}, axis=1).swaplevel(axis=1).sort_index(axis=1)
-X, timestamps, y, asset_names, indicators = raw_to_Xy(raw, lookback={lookback}, horizon=20, use_log=False)
-"""
-DEEPALLOC_WORK = """
-from deepalloc.data import make_windows, prices_to_returns
-w = make_windows(prices_to_returns(prices), lookback={lookback}, horizon=20)
-batch = (w.x[:32].clone(), w.y[:32].clone())
-"""
-
-
-def bench_data(lookbacks: list[int]) -> None:
-    import time
-
-    rows = []
-    ns: dict[str, object] = {}
-    exec(DATA_SETUP, ns)
-    for lookback in lookbacks:
-        result: dict[str, float] = {"lookback": lookback}
-        for name, work in (("deepdow", DEEPDOW_WORK), ("deepalloc", DEEPALLOC_WORK)):
-            code = work.replace("{lookback}", str(lookback))
-            result[f"{name}_peak_mib"] = peak_increase_mb(DATA_SETUP, code)
-            start = time.perf_counter()
-            exec(code, ns)
-            result[f"{name}_s"] = time.perf_counter() - start
-            ns.pop("X", None)
-            ns.pop("w", None)
-        result["memory_ratio"] = result["deepdow_peak_mib"] / result["deepalloc_peak_mib"]
-        result["time_ratio"] = result["deepdow_s"] / result["deepalloc_s"]
-        rows.append(result)
-        print(result, flush=True)
-    print(f"\nmachine: {machine()}; 5,040 dates x 500 assets of prices, horizon 20\n")
-    print(markdown_table(pd.DataFrame(rows)))
-
-
-def bench_backtest() -> None:
-    from benchmarks.bench_backtest import main as backtest_main
-
-    backtest_main()
-    print("DeepDow 0.2.3 has no backtest engine with drift and costs to compare against.")
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=["layers", "training", "data", "backtest"])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--lookbacks", default="60,252")
-    parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 7)
+    passed = ["--quick"] if args.quick else []
+    passed += ["--output", args.output] if args.output else []
+    if args.part == "data":  # the same measurement as bench_windows, which has DeepDow's column
+        from benchmarks.bench_windows import main as windows_main
+
+        return windows_main([*passed, "--lookbacks", args.lookbacks])
+    if args.part == "backtest":  # DeepDow 0.2.3 has no backtest engine with drift and costs
+        from benchmarks.bench_backtest import main as backtest_main
+
+        return backtest_main(passed)
     if args.part == "layers":
-        bench_layers(args.quick, args.device)
-    elif args.part == "training":
-        bench_training(args.rounds)
-    elif args.part == "data":
-        bench_data([int(v) for v in args.lookbacks.split(",")])
+        text = bench_layers(args.quick, args.device, rounds)
     else:
-        bench_backtest()
+        text = bench_training(rounds)
+    text = f"Command: `{command_line('benchmarks.bench_deepdow', argv)}`\n" + text
+    emit("\n" + text, args.output)
+    return text
+
+
+if __name__ == "__main__":
+    main()

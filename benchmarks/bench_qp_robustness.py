@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 import deepalloc.allocators.qp as qp
-from benchmarks.harness import machine, markdown_table
+from benchmarks.harness import command_line, emit, machine, markdown_table
 from deepalloc.allocators import MarkowitzAllocator
 
 BATCH = 256
@@ -94,18 +94,28 @@ def run_group(group: int, settings: qp.QPSettings) -> dict[str, float]:
     }
 
 
-def main(groups: int = 20, warm_steps: int | None = None) -> pd.DataFrame:
-    settings = qp.QPSettings() if warm_steps is None else qp.QPSettings(warm_steps=warm_steps)
-    rows = [run_group(group, settings) for group in range(groups)]
-    table = pd.DataFrame(rows)
-    print(f"machine: {machine()}; {settings}; {groups * BATCH} problems, all converged\n")
-    print(markdown_table(table))
-    return table
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="the first 5 groups")
+    parser.add_argument("--warm-steps", type=int, default=None)
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args(argv)
+    groups = 5 if args.quick else args.groups
+    ws = args.warm_steps
+    settings = qp.QPSettings() if ws is None else qp.QPSettings(warm_steps=ws)
+    table = pd.DataFrame([run_group(group, settings) for group in range(groups)])
+    text = "\n".join(
+        [
+            f"Command: `{command_line('benchmarks.bench_qp_robustness', argv)}`",
+            f"Machine: {machine()}; {settings}; {groups * BATCH} problems, all converged (the layer raises SolverError otherwise)",
+            "",
+            markdown_table(table),
+        ]
+    )
+    emit("\n" + text, args.output)
+    return text
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--groups", type=int, default=20)
-    parser.add_argument("--warm-steps", type=int, default=None)
-    args = parser.parse_args()
-    main(args.groups, args.warm_steps)
+    main()

@@ -1,0 +1,118 @@
+"""The QP layer on a busy machine: 1 and 2 torch threads against cvxpylayers, with and
+without a second process burning one core.
+
+Forward + backward on the problems of ``bench_allocators``. Contenders, in paired
+rounds: ``MarkowitzAllocator`` with ``torch.set_num_threads(1)``, the same with 2
+threads, and cvxpylayers' default (diffcp + SCS; torch at the machine's thread count,
+diffcp's own thread pool as it comes). Each size is measured twice: on the machine as
+it is, then while this script runs a child process that spins on one core
+(``while True: pass``), stopped right after.
+
+Run: python -m benchmarks.bench_qp_load [--quick] [--sizes 32x10,32x50] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+
+from benchmarks.harness import PairedTimes, command_line, emit, machine, paired_rounds
+from benchmarks.qp_contenders import Problem, cvxpylayers_layer, deepalloc_layer, make_problem
+from benchmarks.qp_runner import work
+
+SIZES = [(32, 10), (32, 50), (256, 50)]
+NAMES = ("deepalloc, 1 thread", "deepalloc, 2 threads", "cvxpylayers")
+
+
+@contextmanager
+def burning_core() -> Iterator[subprocess.Popen[bytes]]:
+    """A child process spinning on one core for the duration of the block."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _with_threads(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
+    def call() -> object:
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(before)
+
+    return call
+
+
+def contenders(problem: Problem) -> dict[str, Callable[[], object]]:
+    fast = work(deepalloc_layer(problem), problem)
+    return {
+        NAMES[0]: _with_threads(1, fast),
+        NAMES[1]: _with_threads(2, fast),
+        NAMES[2]: work(cvxpylayers_layer(problem), problem),
+    }
+
+
+def row(load: str, batch: int, n: int, timed: PairedTimes) -> str:
+    one, two, cvx = NAMES
+    cells = [timed.cell(name) for name in NAMES]
+    ratios = [
+        timed.ratio_cell(cvx, one),
+        timed.ratio_cell(cvx, two),
+        timed.ratio_cell(two, one),
+    ]
+    return f"| {load} | {batch} x {n} | {' | '.join(cells)} | {' | '.join(ratios)} |"
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one size, 3 rounds")
+    parser.add_argument("--sizes", default=None, help="e.g. 32x10,32x50")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args(argv)
+    sizes: list[tuple[int, int]]
+    if args.sizes:
+        pairs = [s.lower().split("x") for s in args.sizes.split(",")]
+        sizes = [(int(b), int(n)) for b, n in pairs]
+    else:
+        sizes = SIZES[1:2] if args.quick else SIZES
+    rounds = args.rounds or (3 if args.quick else 7)
+    rows = []
+    for batch, n in sizes:
+        problem = make_problem(batch, n)
+        fns = contenders(problem)
+        kwargs = {"rounds": rounds, "warmup": args.warmup, "min_round_ms": 20.0}
+        rows.append(row("as it is", batch, n, paired_rounds(fns, **kwargs)))
+        print(rows[-1], flush=True)
+        with burning_core():
+            rows.append(row("one core burnt", batch, n, paired_rounds(fns, **kwargs)))
+        print(rows[-1], flush=True)
+    text = "\n".join(
+        [
+            f"Command: `{command_line('benchmarks.bench_qp_load', argv)}`",
+            f"Machine: {machine()}; {rounds} paired rounds after {args.warmup} warm-up "
+            "calls each, per load.",
+            "",
+            "| load | batch x assets | deepalloc 1 thread ms | deepalloc 2 threads ms | "
+            "cvxpylayers ms | cvxpylayers / deepalloc 1 thread | cvxpylayers / deepalloc 2 "
+            "threads | 2 threads / 1 thread |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    emit("\n" + text, args.output)
+    return text
+
+
+if __name__ == "__main__":
+    main()
