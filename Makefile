@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 OUT ?= deepalloc-report
 
-.PHONY: demo test lint typecheck layers pytest test-all clean
+.PHONY: demo test lint typecheck layers pytest test-all test-matrix clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ test: lint typecheck layers pytest
 
 test-all: $(VENV)/.installed
 	$(PY) -m pytest -q -n 2 -m ""
+
+# The suite under other machines' floating-point kernels and thread counts, in random
+# order (pytest-randomly prints the seed; replay an order with --randomly-seed=N).
+MATRIX ?= MKL_CBWR=AVX2 MKL_CBWR=COMPATIBLE MKL_CBWR=AVX512 ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=1 OMP_NUM_THREADS=2
+test-matrix: $(VENV)/.installed
+	@for setting in $(MATRIX); do \
+		echo "== $$setting"; \
+		env $$setting $(PY) -m pytest -q -n 2 -p randomly || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache
