@@ -60,10 +60,12 @@ def check_same_size(names: Sequence[str], sizes: Sequence[int], axis: str) -> No
 def check_finite(name: str, tensor: torch.Tensor) -> None:
     """Raise :class:`~deepalloc.errors.NonFiniteError` if ``tensor`` holds NaN or inf.
 
-    The check is one ``isfinite().all()`` reduction; only on failure are the bad samples
-    (indices along the leading batch axis) located for the message.
+    The check is one reduction: a finite sum proves every element finite (a NaN or an
+    infinity makes the sum NaN or infinite); only when the sum is not finite (which an
+    overflow can also cause) are the elements checked and the bad samples (indices along
+    the leading batch axis) located for the message.
     """
-    if bool(torch.isfinite(tensor).all()):
+    if bool(torch.isfinite(tensor.detach().sum())) or bool(torch.isfinite(tensor).all()):
         return
     bad = ~torch.isfinite(tensor.detach())
     rows = bad.reshape(bad.shape[0], -1).any(-1) if bad.ndim > 1 else bad

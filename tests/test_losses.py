@@ -11,9 +11,9 @@ RNG = np.random.default_rng(1)
 B, A, H = 4, 5, 12
 
 
-def inputs(requires_grad=False):
+def inputs(requires_grad=False, channels=1):
     w = torch.tensor(RNG.dirichlet(np.ones(A), size=B), requires_grad=requires_grad)
-    y = torch.tensor(RNG.normal(0.001, 0.02, size=(B, 2, A, H)))
+    y = torch.tensor(RNG.normal(0.001, 0.02, size=(B, channels, A, H)))
     return w, y
 
 
@@ -61,8 +61,9 @@ def test_losses_are_negated_measures():
     ]
     for loss, want in pairs:
         torch.testing.assert_close(loss(w, y), want)
-    r1 = portfolio_returns(w, y[:, 1])
-    torch.testing.assert_close(L.SharpeLoss(returns_channel=1)(w, y), -M.sharpe_ratio(r1))
+    w, y2 = inputs(channels=2)
+    r1 = portfolio_returns(w, y2[:, 1])
+    torch.testing.assert_close(L.SharpeLoss(returns_channel=1)(w, y2), -M.sharpe_ratio(r1))
 
 
 def test_composition_values_and_repr():
@@ -91,13 +92,15 @@ def test_inconsistent_settings_rejected():
 
 
 def test_bad_inputs():
-    w, y = inputs()
+    w, y = inputs(channels=2)
     with pytest.raises(ValueError, match="y: expected a 4-d tensor"):
         L.SharpeLoss()(w, y[:, 0])
     with pytest.raises(ValueError, match="expected the same asset size"):
         L.SharpeLoss()(w[:, :3], y)
-    with pytest.raises(ValueError, match="returns_channel: expected an index into y's 2 channels"):
+    with pytest.raises(ValueError, match="returns_channel: expected an index into the 2 channels"):
         L.SharpeLoss(returns_channel=2)(w, y)
+    with pytest.raises(ValueError, match="which channel holds the returns is ambiguous"):
+        L.SharpeLoss()(w, y)
 
 
 @pytest.mark.parametrize("loss", ALL_LOSSES, ids=repr)

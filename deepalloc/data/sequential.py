@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from deepalloc._channels import ChannelSpec, resolve_channel
 from deepalloc._checks import check_positive_int
 from deepalloc.data.windows import Windows
 
@@ -69,7 +70,8 @@ class SequentialLoader:
         passed from one chunk to the next carry no gradient (truncated backpropagation
         through time). ``None``: through the whole run.
     returns_channel
-        Target channel holding the asset returns.
+        Target channel holding the asset returns: an index, a name or ``None`` (the only
+        target channel, else the one named ``"returns"``).
     """
 
     def __init__(
@@ -84,7 +86,7 @@ class SequentialLoader:
         generator: torch.Generator | int | None = None,
         costs_bps: float = 0.0,
         truncate_every: int | None = None,
-        returns_channel: int = 0,
+        returns_channel: ChannelSpec = None,
     ):
         if windows.target_data is None:
             raise ValueError("windows: expected targets holding returns, got windows without y")
@@ -118,7 +120,9 @@ class SequentialLoader:
         self.run_length, self.stride, self.batch_size = length, stride, batch_size
         self.shuffle, self.generator = shuffle, generator
         self.costs_bps, self.truncate_every = float(costs_bps), truncate_every
-        self.returns_channel = returns_channel
+        self.returns_channel = resolve_channel(
+            returns_channel, windows.target_channels, "SequentialLoader"
+        )
 
     def starts(self) -> np.ndarray:
         """First sample of every run of this pass (a random grid offset when shuffling)."""

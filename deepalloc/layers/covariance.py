@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepalloc._channels import ChannelSpec, ReadsReturns
 from deepalloc._checks import check_choice, check_ndim
 from deepalloc.functional.risk import (
     SHRINK_TARGETS,
@@ -15,7 +16,7 @@ from deepalloc.functional.risk import (
 )
 
 
-class CovarianceEstimator(nn.Module):
+class CovarianceEstimator(ReadsReturns, nn.Module):
     """Sample covariance of each sample's window, optionally shrunk, optionally rooted.
 
     Parameters
@@ -33,8 +34,9 @@ class CovarianceEstimator(nn.Module):
     jitter
         Relative diagonal jitter added before the root, for near-singular windows
         (fewer steps than assets).
-    channel
-        Which channel of a 4-d input holds returns.
+    returns_channel
+        Which channel of a 4-d input holds returns: an index, a name, or ``None`` (the
+        only channel, else the one named ``"returns"``; see :mod:`deepalloc._channels`).
     """
 
     def __init__(
@@ -45,7 +47,7 @@ class CovarianceEstimator(nn.Module):
         output: str = "sqrt",
         sqrt_method: str = "eigh",
         jitter: float = 1e-6,
-        channel: int = 0,
+        returns_channel: ChannelSpec = None,
     ):
         super().__init__()
         if shrinkage is not None:
@@ -56,12 +58,12 @@ class CovarianceEstimator(nn.Module):
             raise ValueError(f"intensity: expected a value in [0, 1], got {intensity}")
         check_choice("output", output, ("sqrt", "covariance"))
         self.shrinkage, self.intensity, self.output = shrinkage, intensity, output
-        self.sqrt_method, self.jitter, self.channel = sqrt_method, jitter, channel
+        self.sqrt_method, self.jitter, self.returns_channel = sqrt_method, jitter, returns_channel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Returns (batch, asset, time) or windows (batch, channel, asset, time) -> (batch, asset, asset)."""
         if x.ndim == 4:
-            x = x[:, self.channel]
+            x = x[:, self.channel_index(x.shape[1])]
         check_ndim("x", x, 3, "batch, asset, time")
         cov = covariance(x, ddof=1)
         if self.shrinkage is not None:

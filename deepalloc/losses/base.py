@@ -54,9 +54,13 @@ class Loss:
             "got one that needs the weights or the asset returns"
         )
 
-    def return_settings(self) -> set[tuple[int, str, bool]]:
+    def return_settings(self) -> set[tuple[int | str | None, str, bool]]:
         """The ``(returns_channel, kind, rebalance)`` settings used by the leaves of this loss."""
         return set()
+
+    def leaves(self) -> list[Loss]:
+        """The losses this one is made of (itself for a single loss)."""
+        return [self]
 
     def __add__(self, other: object) -> Loss:
         if isinstance(other, int | float) and other == 0:
@@ -162,8 +166,11 @@ class Sum(Loss):
             total = total + term.score(returns)
         return total
 
-    def return_settings(self) -> set[tuple[int, str, bool]]:
+    def return_settings(self) -> set[tuple[int | str | None, str, bool]]:
         return set().union(*(t.return_settings() for t in self.terms))
+
+    def leaves(self) -> list[Loss]:
+        return [leaf for term in self.terms for leaf in term.leaves()]
 
     def __repr__(self) -> str:
         text = repr(self.terms[0])
@@ -192,8 +199,11 @@ class Scale(Loss):
     def score(self, returns: torch.Tensor) -> torch.Tensor:
         return self.factor * self.loss.score(returns)
 
-    def return_settings(self) -> set[tuple[int, str, bool]]:
+    def return_settings(self) -> set[tuple[int | str | None, str, bool]]:
         return self.loss.return_settings()
+
+    def leaves(self) -> list[Loss]:
+        return self.loss.leaves()
 
     def __repr__(self) -> str:
         inner = repr(self.loss)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from deepalloc._channels import ChannelSpec, ReadsReturns
 from deepalloc._checks import check_choice
 from deepalloc._typing import ReturnsKind
 from deepalloc.functional import measures
@@ -24,13 +25,14 @@ from deepalloc.losses.base import Loss
 
 
 @dataclass(repr=False, eq=False, kw_only=True)
-class PortfolioLoss(Loss):
+class PortfolioLoss(ReadsReturns, Loss):
     """A loss on the portfolio's returns over the horizon.
 
     Parameters
     ----------
     returns_channel
-        Index of the channel of y that holds asset returns.
+        The channel of y that holds asset returns: an index, a name, or ``None`` (the
+        only channel, else the one named ``"returns"``; see :mod:`deepalloc._channels`).
     kind
         Whether those returns are ``"simple"`` or ``"log"``.
     rebalance
@@ -38,24 +40,19 @@ class PortfolioLoss(Loss):
         them every step (``True``).
     """
 
-    returns_channel: int = 0
+    returns_channel: ChannelSpec = None
     kind: ReturnsKind = "simple"
     rebalance: bool = False
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, ("simple", "log"))
 
-    def return_settings(self) -> set[tuple[int, str, bool]]:
+    def return_settings(self) -> set[tuple[int | str | None, str, bool]]:
         return {(self.returns_channel, self.kind, self.rebalance)}
 
     def asset_returns(self, y: torch.Tensor) -> torch.Tensor:
         """The returns channel of y, shape (batch, asset, horizon), as given (``kind``)."""
-        if not -y.shape[1] <= self.returns_channel < y.shape[1]:
-            raise ValueError(
-                f"returns_channel: expected an index into y's {y.shape[1]} channels, "
-                f"got {self.returns_channel}"
-            )
-        return y[:, self.returns_channel]
+        return y[:, self.channel_index(y.shape[1])]
 
     def returns(self, weights: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Portfolio simple returns, shape (batch, horizon)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepalloc._channels import ChannelSpec
 from deepalloc._checks import check_ndim
 from deepalloc.layers import CovarianceEstimator
 
@@ -36,11 +37,13 @@ class ScoreHead(nn.Module):
         return self.allocator(scores)
 
 
-def default_covariance(channel: int = 0) -> CovarianceEstimator:
+def default_covariance(returns_channel: ChannelSpec = None) -> CovarianceEstimator:
     """The mean-variance heads' risk model: Ledoit-Wolf shrinkage toward the diagonal
-    of the returns in ``channel``, Cholesky root (the allocator's ``||S w||^2`` needs a
+    of the returns in ``returns_channel``, Cholesky root (the allocator's ``||S w||^2`` needs a
     root, and every root gives the same weights, the triangular one cheapest)."""
-    return CovarianceEstimator("diagonal", "ledoit_wolf", sqrt_method="cholesky", channel=channel)
+    return CovarianceEstimator(
+        "diagonal", "ledoit_wolf", sqrt_method="cholesky", returns_channel=returns_channel
+    )
 
 
 class MeanVarianceHead(nn.Module):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from deepalloc._channels import ChannelSpec
 from deepalloc.allocators import MarkowitzAllocator, SoftmaxAllocator
 from deepalloc.layers import AssetRNN, CrossAssetAttention, InstanceNorm, TimePool
 from deepalloc.networks.heads import (
@@ -98,7 +99,7 @@ class LSTMMarkowitzNet(RecurrentNet):
         bidirectional: bool = False,
         pool: str = "last",
         max_weight: float = 1.0,
-        returns_channel: int = 0,
+        returns_channel: ChannelSpec = None,
         covariance: nn.Module | None = None,
         allocator: nn.Module | None = None,
     ):

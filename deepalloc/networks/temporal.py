@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from deepalloc._channels import ChannelSpec
 from deepalloc.allocators import MarkowitzAllocator, SoftmaxAllocator
 from deepalloc.layers import InstanceNorm, TemporalConvNet, TimePool
 from deepalloc.networks.heads import (
@@ -77,7 +78,7 @@ class TCNMarkowitzNet(TCNNet):
         kernel_size: int = 3,
         dropout: float = 0.0,
         max_weight: float = 1.0,
-        returns_channel: int = 0,
+        returns_channel: ChannelSpec = None,
         covariance: nn.Module | None = None,
         allocator: nn.Module | None = None,
     ):

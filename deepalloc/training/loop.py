@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from deepalloc._channels import bind_channels
 from deepalloc._checks import check_choice
 from deepalloc.data import WindowLoader
 from deepalloc.losses import Loss
@@ -166,6 +167,10 @@ def fit(
             raise ValueError(
                 f"monitor: expected one of {list(all_metrics)}, got {stopper.monitor!r}"
             )
+    windows = train_loader.windows
+    bind_channels(network.modules(), windows.channels)
+    for metric in all_metrics.values():
+        bind_channels(metric.leaves() if isinstance(metric, Loss) else (), windows.target_channels)
     network.to(device=device, dtype=dtype)
     device, dtype = placement(network, device, dtype)
     opt = optimizer([p for p in network.parameters() if p.requires_grad])

@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from deepalloc._channels import bind_channels
 from deepalloc.data import WindowLoader, Windows, make_windows
 from deepalloc.data.sequential import RunBatch, SequentialLoader
 from deepalloc.training.sequential import path_returns
@@ -103,6 +104,7 @@ def predict(
         if lookback is None:
             raise ValueError("lookback: expected the window length for frame input, got None")
         windows = make_windows(data, lookback=lookback, horizon=0)
+    bind_channels(network.modules(), windows.channels)
     device, dtype = placement(network, device, dtype)
     dtype = dtype or windows.data.dtype
     network.eval()

@@ -153,13 +153,15 @@ def test_ledoit_wolf_intensity_matches_reference(target):
 
 def test_covariance_estimator(x):
     x64 = x.double()
-    cov = CovarianceEstimator(output="covariance", channel=1)(x64)
+    cov = CovarianceEstimator(output="covariance", returns_channel=1)(x64)
     ref = np.stack([np.cov(x64[b, 1].numpy()) for b in range(B)])
     np.testing.assert_allclose(cov.numpy(), ref, rtol=1e-10)
     for method in ("eigh", "cholesky"):
-        s = CovarianceEstimator(sqrt_method=method, jitter=0.0, channel=1)(x64)
+        s = CovarianceEstimator(sqrt_method=method, jitter=0.0, returns_channel=1)(x64)
         torch.testing.assert_close(s.transpose(1, 2) @ s, cov, rtol=1e-8, atol=1e-10)
-    shrunk = CovarianceEstimator("constant_correlation", 0.3, output="covariance", channel=1)(x64)
+    shrunk = CovarianceEstimator(
+        "constant_correlation", 0.3, output="covariance", returns_channel=1
+    )(x64)
     off = ~torch.eye(A, dtype=torch.bool)
     assert (shrunk.diagonal(dim1=1, dim2=2) - cov.diagonal(dim1=1, dim2=2)).abs().max() < 1e-12
     assert not torch.allclose(shrunk[:, off], cov[:, off])
