@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepalloc.allocators import SoftmaxAllocator, SparsemaxAllocator, TanhAllocator
+from deepalloc.errors import NonFiniteError
 from deepalloc.functional.simplex import project_box_simplex
 from tests.allocators.conftest import TIGHT
 
@@ -87,3 +88,14 @@ def test_learnable_temperature_receives_gradient():
     z = torch.randn(4, 5)
     (alloc(z) * torch.arange(5.0)).sum().backward()
     assert alloc.log_temperature.grad is not None and alloc.log_temperature.grad.abs() > 0
+
+
+def test_nan_scores_raise_instead_of_valid_looking_weights():
+    # the capped softmax used to return [0.5, 0.288, 0.106, 0.106] for this input
+    z = torch.tensor([[float("nan"), 1.0, 0.0, 0.0]])
+    for alloc in (SoftmaxAllocator(max_weight=0.5), SparsemaxAllocator(max_weight=0.5)):
+        with pytest.raises(NonFiniteError, match="scores: expected finite values") as err:
+            alloc(z)
+        assert err.value.argument == "scores" and err.value.samples == [0]
+    with pytest.raises(ValueError, match="temperature: expected positive values"):
+        SoftmaxAllocator()(torch.zeros(2, 3), temperature=torch.tensor([1.0, float("nan")]))
