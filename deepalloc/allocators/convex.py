@@ -62,34 +62,29 @@ from torch import nn
 from deepalloc._checks import check_choice, check_finite, check_positive_int
 from deepalloc.allocators.convex_inputs import layer_inputs, parse_inputs
 from deepalloc.allocators.convex_problems import (
+    CLARABEL_ARGS,
+    DEFAULT_SOLVER_ARGS,
     NORMALISED,
     OBJECTIVE_INPUTS,
+    OBJECTIVE_SOLVER_ARGS,
+    SCS_ARGS,
     Constraints,
     Group,
     Objective,
     as_bounds,
     build_problem,
+    solver_args_for,
 )
 from deepalloc.errors import SolverError
 
-SCS_ARGS: dict[str, Any] = {
-    "solve_method": "SCS",
-    "eps_abs": 1e-10,
-    "eps_rel": 1e-10,
-    "max_iters": 200_000,
-    "mode": "dense",
-}
-CLARABEL_ARGS: dict[str, Any] = {
-    "solve_method": "Clarabel",
-    "tol_gap_abs": 1e-12,
-    "tol_gap_rel": 1e-12,
-    "tol_feas": 1e-12,
-    "mode": "dense",
-}
-DEFAULT_SOLVER_ARGS = SCS_ARGS
-"""Solver arguments of every objective but ``max_entropy`` and of builder problems."""
-
-OBJECTIVE_SOLVER_ARGS: dict[str, dict[str, Any]] = {"max_entropy": CLARABEL_ARGS}
+__all__ = [
+    "CLARABEL_ARGS",
+    "DEFAULT_SOLVER_ARGS",
+    "OBJECTIVE_SOLVER_ARGS",
+    "SCS_ARGS",
+    "SOLVER_ERRORS",
+    "ConvexAllocator",
+]
 
 SOLVER_ERRORS: tuple[type[Exception], ...] = (DiffcpSolverError, np.linalg.LinAlgError)
 """Exceptions that mean a failed solve (diffcp's, and a singular derivative system);
@@ -98,19 +93,6 @@ anything else is a bug or a bad input and propagates."""
 _DERIVATIVE_ARGS = ("mode", "n_jobs_forward", "n_jobs_backward")
 
 Builder = Callable[[cp.Variable, Mapping[str, cp.Parameter]], cp.Problem]
-
-
-def _solver_args(
-    objective: str | None, solver: str | None, solver_args: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The user's solver arguments merged over the objective's defaults (same solver)."""
-    if solver is not None:
-        return dict(solver_args or {})
-    defaults = OBJECTIVE_SOLVER_ARGS.get(objective or "", DEFAULT_SOLVER_ARGS)
-    method = (solver_args or {}).get("solve_method", defaults["solve_method"])
-    if method.lower() != defaults["solve_method"].lower():
-        defaults = {"mode": "dense"}  # another solver's tolerances mean nothing here
-    return {**defaults, **(solver_args or {})}
 
 
 class ConvexAllocator(nn.Module):
@@ -220,7 +202,7 @@ class ConvexAllocator(nn.Module):
             self.objective = objective
         if not problem.is_dpp():
             raise ValueError("problem: expected a DPP-compliant cvxpy problem, got one that is not")
-        self.solver_args = _solver_args(self.objective, solver, solver_args)
+        self.solver_args = solver_args_for(self.objective, solver, solver_args)
         self.budget = budget if builder is None else None
         self._cp_problem, self._cp_variable, self._cp_params = problem, w, cp_params
         if on_failure == "equal_weight":

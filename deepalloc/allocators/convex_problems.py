@@ -1,4 +1,5 @@
-"""The declarative problems of :class:`~deepalloc.allocators.convex.ConvexAllocator`.
+"""The declarative problems of :class:`~deepalloc.allocators.convex.ConvexAllocator`
+and the default solver of each objective.
 
 :class:`Constraints` holds the constraint options; it checks at construction that they
 can be met at all, builds the DPP problem of each objective, and measures, batched in
@@ -9,7 +10,7 @@ the only modules importing cvxpy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -214,3 +215,36 @@ def build_problem(
         obj = cp.Maximize(mu @ w + cp.sum(cp.entr(w)))
         params = [mu]
     return cp.Problem(obj, cons), params + extra
+
+
+SCS_ARGS: dict[str, Any] = {
+    "solve_method": "SCS",
+    "eps_abs": 1e-10,
+    "eps_rel": 1e-10,
+    "max_iters": 200_000,
+    "mode": "dense",
+}
+CLARABEL_ARGS: dict[str, Any] = {
+    "solve_method": "Clarabel",
+    "tol_gap_abs": 1e-12,
+    "tol_gap_rel": 1e-12,
+    "tol_feas": 1e-12,
+    "mode": "dense",
+}
+DEFAULT_SOLVER_ARGS = SCS_ARGS
+"""Solver arguments of every objective but ``max_entropy`` and of builder problems."""
+
+OBJECTIVE_SOLVER_ARGS: dict[str, dict[str, Any]] = {"max_entropy": CLARABEL_ARGS}
+
+
+def solver_args_for(
+    objective: str | None, solver: str | None, solver_args: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The user's solver arguments merged over the objective's defaults (same solver)."""
+    if solver is not None:
+        return dict(solver_args or {})
+    defaults = OBJECTIVE_SOLVER_ARGS.get(objective or "", DEFAULT_SOLVER_ARGS)
+    method = (solver_args or {}).get("solve_method", defaults["solve_method"])
+    if method.lower() != defaults["solve_method"].lower():
+        defaults = {"mode": "dense"}  # another solver's tolerances mean nothing here
+    return {**defaults, **(solver_args or {})}
