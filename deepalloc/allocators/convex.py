@@ -270,7 +270,8 @@ class ConvexAllocator(nn.Module):
         if self.objective in NORMALISED:
             return False
         for param, value in zip(self._cp_params, params, strict=True):
-            param.value = (value[sample] if value.ndim > len(param.shape) else value).numpy()
+            v = value.detach()
+            param.value = (v[sample] if v.ndim > len(param.shape) else v).numpy()
         self._cp_variable.value = self._fallback()
         return any(
             float(np.max(c.violation())) > self.feasibility_tol

@@ -189,7 +189,7 @@ def test_infeasible_sample_raises_and_cannot_fall_back_to_weights_breaking_its_t
     # equal weights are a turnover of 1 from cash: not an allowed fallback either
     fallback = ConvexAllocator(N, turnover=0.5, on_failure="equal_weight")
     with pytest.raises(SolverError, match=r"equal weights break a constraint of samples \[1\]"):
-        fallback(mu, s, gamma, alpha, previous_weights=previous)
+        fallback(mu.requires_grad_(True), s, gamma, alpha, previous_weights=previous)
 
 
 @pytest.mark.filterwarnings("ignore:Solved/Inaccurate:UserWarning")
