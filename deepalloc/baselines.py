@@ -8,6 +8,7 @@ sum to one, in x's dtype. Estimates use the lookback window only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -54,6 +55,19 @@ class InverseVolatility(Baseline):
         return inv / inv.sum(-1, keepdim=True)
 
 
+Shrinkage = Literal["diagonal", "identity", "constant_correlation"]
+
+
+def _check_shrinkage(shrinkage: str | None, intensity: float) -> None:
+    """Validate the covariance shrinkage options at construction."""
+    if shrinkage is not None and shrinkage not in SHRINK_TARGETS:
+        raise ValueError(f"shrinkage: expected one of {SHRINK_TARGETS} or None, got {shrinkage!r}")
+    if isinstance(intensity, bool) or not isinstance(intensity, int | float):
+        raise TypeError(f"intensity: expected a number in [0, 1], got {intensity!r}")
+    if not 0 <= intensity <= 1:
+        raise ValueError(f"intensity: expected a number in [0, 1], got {intensity!r}")
+
+
 def _cov(r: torch.Tensor, shrinkage: str | None, intensity: float) -> torch.Tensor:
     cov = covariance(r, ddof=1)
     return cov if shrinkage is None else shrink(cov, shrinkage, intensity)
@@ -73,17 +87,14 @@ class MinimumVariance(Baseline):
 
     def __init__(
         self,
-        shrinkage: str | None = None,
+        shrinkage: Shrinkage | None = None,
         intensity: float = 0.1,
         *,
         max_weight: float = 1.0,
         returns_channel: int = 0,
     ):
         super().__init__(returns_channel)
-        if shrinkage is not None and shrinkage not in SHRINK_TARGETS:
-            raise ValueError(
-                f"shrinkage: expected one of {SHRINK_TARGETS} or None, got {shrinkage!r}"
-            )
+        _check_shrinkage(shrinkage, intensity)
         self.shrinkage, self.intensity = shrinkage, intensity
         self.allocator = MinVarianceAllocator(max_weight=max_weight)
 
@@ -94,12 +105,26 @@ class MinimumVariance(Baseline):
 
 
 class RiskParity(Baseline):
-    """Equal risk contributions of the sample covariance (exact, Newton's method)."""
+    """Equal risk contributions of the sample covariance (exact: Spinu's damped Newton
+    method, which converges on every positive definite covariance; see
+    :mod:`deepalloc.allocators.risk_budgeting`).
+
+    Parameters
+    ----------
+    shrinkage, intensity
+        Explicit shrinkage of the covariance (none by default), as for
+        :class:`MinimumVariance`.
+    """
 
     def __init__(
-        self, shrinkage: str | None = None, intensity: float = 0.1, *, returns_channel: int = 0
+        self,
+        shrinkage: Shrinkage | None = None,
+        intensity: float = 0.1,
+        *,
+        returns_channel: int = 0,
     ):
         super().__init__(returns_channel)
+        _check_shrinkage(shrinkage, intensity)
         self.shrinkage, self.intensity = shrinkage, intensity
         self.allocator = RiskBudgetingAllocator()
 
@@ -119,9 +144,14 @@ class MaximumSharpe(Baseline):
     """
 
     def __init__(
-        self, shrinkage: str | None = None, intensity: float = 0.1, *, returns_channel: int = 0
+        self,
+        shrinkage: Shrinkage | None = None,
+        intensity: float = 0.1,
+        *,
+        returns_channel: int = 0,
     ):
         super().__init__(returns_channel)
+        _check_shrinkage(shrinkage, intensity)
         self.shrinkage, self.intensity = shrinkage, intensity
         self._layers: dict[int, nn.Module] = {}
 

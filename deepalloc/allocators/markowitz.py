@@ -16,19 +16,91 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepalloc._checks import check_feasible_cap, check_ndim, check_same_size
+from deepalloc._checks import check_feasible_cap, check_finite, check_ndim, check_same_size
 from deepalloc.allocators.qp import MeanVarianceFunction, QPSettings, solve_box_qp
+
+LEVERAGE_SLACK = 1e-9
+"""Relative excess of ``sum |w|`` over ``gross_leverage`` tolerated before the leverage
+cap counts as binding: the QP solves to a KKT tolerance of 1e-9, so a smaller excess is
+rounding, not a violated cap."""
 
 
 def _per_sample(name: str, value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
     if t.ndim == 0:
-        return t.expand(like.shape[0])
-    if t.shape != (like.shape[0],):
+        t = t.expand(like.shape[0])
+    elif t.shape != (like.shape[0],):
         raise ValueError(
             f"{name}: expected a scalar or shape ({like.shape[0]},), got {tuple(t.shape)}"
         )
+    check_finite(name, t)
     return t
+
+
+def gross_leverage_split(
+    mu: torch.Tensor,
+    s: torch.Tensor,
+    gamma: torch.Tensor,
+    alpha: torch.Tensor,
+    *,
+    max_weight: float,
+    gross_leverage: float,
+    settings: QPSettings,
+) -> torch.Tensor:
+    """Mean-variance weights with ``sum |w| = gross_leverage`` binding, as one box QP.
+
+    Solves ``max mu'w - gamma ||S w||^2 - alpha ||w||^2`` subject to ``sum(w) = 1``,
+    ``|w_i| <= max_weight`` and ``sum |w| = L`` by splitting ``w = u - v`` into a long
+    and a short leg, ``0 <= u, v <= max_weight``, with the legs' sums fixed at
+    ``(L + 1) / 2`` and ``(L - 1) / 2`` (two budget groups of
+    :func:`~deepalloc.allocators.qp.solve_box_qp`; the objective is that of ``u - v``).
+
+    Why the split is exact (only called where the leverage cap binds): every ``w``
+    with ``sum |w| = L`` gives the legs ``u = max(w, 0)``, ``v = max(-w, 0)`` with the
+    same objective, and every pair of legs gives ``w = u - v`` with ``sum(w) = 1``,
+    ``|w_i| <= max(u_i, v_i) <= max_weight`` and ``sum |w| <= sum(u) + sum(v) = L``,
+    also with the same objective. So both problems have the same optimal value, the
+    split's optimum ``u - v`` is optimal for the problem with ``sum |w| <= L``, and at
+    the optimum the legs are complementary (``u_i v_i = 0``, else shrinking both would
+    lower the leverage at no cost). When the cap binds, the optimum of
+    ``sum |w| <= L`` has ``sum |w| = L``: otherwise it would be a local, hence the
+    global, optimum of the problem without the cap, whose leverage exceeds ``L``.
+
+    Parameters
+    ----------
+    mu
+        Expected returns, shape (batch, asset).
+    s
+        Covariance square roots, shape (batch, asset, asset).
+    gamma, alpha
+        Risk aversion and L2 penalty, shape (batch,).
+    max_weight, gross_leverage
+        Bound on ``|w_i|`` and the leverage ``L >= 1``.
+    settings
+        Solver settings.
+
+    Returns
+    -------
+    torch.Tensor
+        Weights ``u - v``, shape (batch, asset), differentiable in every input.
+    """
+    n = mu.shape[1]
+    eye = torch.eye(n, dtype=mu.dtype, device=mu.device)
+    p = 2 * (gamma[:, None, None] * (s.transpose(1, 2) @ s) + alpha[:, None, None] * eye)
+    p_split = torch.cat([torch.cat([p, -p], 2), torch.cat([-p, p], 2)], 1)
+    q_split = torch.cat([mu, -mu], 1)
+    lev = gross_leverage
+    legs = torch.tensor([(lev + 1) / 2, (lev - 1) / 2], dtype=mu.dtype, device=mu.device)
+    uv = solve_box_qp(
+        p_split,
+        q_split,
+        totals=legs.expand(mu.shape[0], 2),
+        lower=torch.zeros_like(q_split),
+        upper=torch.full_like(q_split, max_weight),
+        groups=2,
+        settings=settings,
+    )
+    return uv[:, :n] - uv[:, n:]
 
 
 class MarkowitzAllocator(nn.Module):
@@ -110,6 +182,8 @@ class MarkowitzAllocator(nn.Module):
         if self.n_assets is not None and n != self.n_assets:
             raise ValueError(f"mu: expected {self.n_assets} assets, got {n}")
         check_feasible_cap(n, self.max_weight)
+        check_finite("mu", mu)
+        check_finite("cov_sqrt", cov_sqrt)
         gamma_t = _per_sample("gamma", gamma, mu)
         alpha_t = _per_sample("alpha", alpha, mu)
         if bool((gamma_t.detach() < 0).any()) or bool((alpha_t.detach() < 0).any()):
@@ -123,31 +197,20 @@ class MarkowitzAllocator(nn.Module):
         )
         if self.gross_leverage is None:
             return w
-        over = w.detach().abs().sum(-1) > self.gross_leverage * (1 + 1e-9)
+        over = w.detach().abs().sum(-1) > self.gross_leverage * (1 + LEVERAGE_SLACK)
         if not bool(over.any()):
             return w
-        # the leverage cap binds: split w = u - v with both legs in [0, cap] and the legs'
-        # sums fixed at (L + 1) / 2 and (L - 1) / 2
         idx = torch.nonzero(over).flatten()
-        s_o = s[idx]
-        eye = torch.eye(n, dtype=mu.dtype, device=mu.device)
-        p_o = 2 * (
-            gamma_t[idx, None, None] * (s_o.transpose(1, 2) @ s_o) + alpha_t[idx, None, None] * eye
-        )
-        p_split = torch.cat([torch.cat([p_o, -p_o], 2), torch.cat([-p_o, p_o], 2)], 1)
-        q_split = torch.cat([mu[idx], -mu[idx]], 1)
-        lev = self.gross_leverage
-        legs = torch.tensor([(lev + 1) / 2, (lev - 1) / 2], dtype=mu.dtype, device=mu.device)
-        uv = solve_box_qp(
-            p_split,
-            q_split,
-            totals=legs.expand(len(idx), 2),
-            lower=torch.zeros_like(q_split),
-            upper=torch.full_like(q_split, self.max_weight),
-            groups=2,
+        split = gross_leverage_split(
+            mu[idx],
+            s[idx],
+            gamma_t[idx],
+            alpha_t[idx],
+            max_weight=self.max_weight,
+            gross_leverage=self.gross_leverage,
             settings=self.settings,
         )
-        return w.index_put((idx,), uv[:, :n] - uv[:, n:])
+        return w.index_put((idx,), split)
 
 
 class MinVarianceAllocator(MarkowitzAllocator):

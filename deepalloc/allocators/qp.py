@@ -10,33 +10,55 @@ with ``x`` of size ``n_groups * group_size`` (groups are contiguous blocks of eq
 The long-only Markowitz problem is one group; the long-short problem with a gross
 leverage cap uses two (long and short legs).
 
-Forward: a few accelerated projected-gradient (FISTA) steps with the exact projection
-onto each group's box-constrained simplex guess the active set; primal-dual active-set
-iterations then solve the KKT system exactly, each a batched Cholesky solve of ``P``
-restricted to the free coordinates (bound coordinates are replaced by identity rows, so
-every sample keeps a fixed-size system) with the budget rows handled by a small Schur
-complement. The result is checked on its KKT residual. Those iterations can cycle on
-ill-conditioned problems, so samples still running after a few of them finish with a
-primal active-set method that cannot (:mod:`deepalloc.allocators.qp_primal`); a sample
-that does not converge within ``max_iter`` raises :class:`~deepalloc.errors.SolverError`
-naming it.
+Forward, in three stages:
 
-Backward: implicit differentiation of the KKT conditions on the final active set,
-reusing the last factorisation: ``dL/dq = a`` and ``dL/dP = -(a x' + x a') / 2`` where
-``a`` solves the KKT system with right-hand side ``dL/dx`` on the free coordinates.
+1. Warm start: a few accelerated projected-gradient steps (FISTA: Beck and Teboulle,
+   "A fast iterative shrinkage-thresholding algorithm for linear inverse problems",
+   SIAM J. Imaging Sci. 2(1), 2009), with the exact projection onto each group's
+   box-constrained simplex, guess which coordinates sit at their bounds
+   (:mod:`deepalloc.allocators.qp_warm`).
+2. Primal-dual active-set iterations (Hintermüller, Ito and Kunisch, "The primal-dual
+   active set strategy as a semismooth Newton method", SIAM J. Optim. 13(3), 2002)
+   solve the KKT system exactly, one :func:`_pdas_step` each: a batched Cholesky solve
+   of ``P`` restricted to the free coordinates (bound coordinates are replaced by
+   identity rows, so every sample keeps a fixed-size system) with the budget rows
+   handled by a small Schur complement, then a new guess of the bound sets from the
+   sign of ``x - grad / diag(P)`` against the bounds. A sample stops when its sets no
+   longer change, its point is feasible and its scaled KKT residual is below ``tol``.
+3. Those iterations can cycle on ill-conditioned problems, so samples still running
+   after ``fallback_after`` of them finish with a primal active-set method that cannot
+   (Nocedal and Wright, *Numerical Optimization*, algorithm 16.3;
+   :mod:`deepalloc.allocators.qp_primal`). A sample that does not converge within
+   ``max_iter`` raises :class:`~deepalloc.errors.SolverError` naming it.
+
+Backward: implicit differentiation of the KKT conditions on the final active set, as in
+OptNet (Amos and Kolter, "OptNet: differentiable optimization as a layer in neural
+networks", ICML 2017), reusing the last factorisation: ``dL/dq = a`` and
+``dL/dP = -(a x' + x a') / 2`` where ``a`` solves the KKT system with right-hand side
+``dL/dx`` on the free coordinates (and zero on the budget rows).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-from deepalloc.allocators.qp_kkt import BoxQP, ReducedKKT, group_matrix, keep_one_free, matvec
+from deepalloc._checks import check_finite, check_ndim
+from deepalloc.allocators.qp_kkt import ReducedKKT, group_matrix, keep_one_free, matvec
 from deepalloc.allocators.qp_primal import primal_active_set
+from deepalloc.allocators.qp_warm import WarmStartQP, largest_eigenvalue
 from deepalloc.errors import SolverError
-from deepalloc.functional.simplex import box_simplex_threshold
+
+TOL_FLOOR_EPS = 50
+"""The KKT tolerance is never below this many machine epsilons of the inputs' dtype: the
+residual of an exact solve is a few epsilons times the problem's scale (float32!)."""
+
+BOUND_SLACK = 1e-10
+"""A primal-dual iterate may exceed its bounds by ``max(BOUND_SLACK, 10 eps) (1 + span)``
+and still count as feasible: the free coordinates come from a linear solve, whose
+rounding is far below this in float64, while a real violation is far above it."""
 
 
 @dataclass(frozen=True)
@@ -76,80 +98,54 @@ class QPSettings:
             raise ValueError(f"tol: expected a positive number, got {self.tol!r}")
 
 
-def _project(
-    z: torch.Tensor, totals: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, groups: int
-) -> torch.Tensor:
-    """Exact projection of every group onto its box-constrained simplex (no autograd)."""
-    b, n = z.shape
-    m = n // groups
-    zg, lo, hi = (
-        z.reshape(b * groups, m),
-        lower.reshape(b * groups, m),
-        upper.reshape(b * groups, m),
-    )
-    tau = box_simplex_threshold(zg, totals.reshape(b * groups), lo, hi)
-    return torch.minimum(torch.maximum(zg - tau[:, None], lo), hi).reshape(b, n)
+class _PDASStep(NamedTuple):
+    """One primal-dual active-set step on a batch: the working-set solution ``x``, its
+    factorisation, the next bound sets and which samples are done."""
+
+    x: torch.Tensor
+    kkt: ReducedKKT
+    at_lower: torch.Tensor
+    at_upper: torch.Tensor
+    done: torch.Tensor
 
 
-def _largest_eigenvalue(p: torch.Tensor, steps: int = 6) -> torch.Tensor:
-    """Upper estimate of the largest eigenvalue of symmetric PSD matrices (batch, n, n).
+def _pdas_step(
+    problem: WarmStartQP,
+    at_lower: torch.Tensor,
+    at_upper: torch.Tensor,
+    a_mat: torch.Tensor,
+    tol: float,
+) -> _PDASStep:
+    """Solve on the current bound sets, then guess the next ones (module docstring, 2).
 
-    A few power iterations, inflated by 30%, and never above the trace (a bound for
-    PSD matrices that costs no pass over P).
+    The next sets come from the semismooth Newton view of the complementarity
+    conditions: a coordinate whose Newton point ``x - grad / P_ii`` falls below its
+    lower (above its upper) bound is held there; every group keeps a free coordinate.
+    A sample is done when its sets are unchanged, its point is within
+    :data:`BOUND_SLACK` of its bounds and its gradient on the free coordinates is below
+    ``tol`` times the problem's scale.
     """
-    v = torch.ones(p.shape[:-1], dtype=p.dtype, device=p.device)
-    for _ in range(steps):
-        v = matvec(p, v)
-        v = v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(p.dtype).tiny)
-    rayleigh = (v * matvec(p, v)).sum(-1)
-    trace = torch.diagonal(p, dim1=-2, dim2=-1).sum(-1)
-    return torch.minimum(1.3 * rayleigh, trace).clamp_min(torch.finfo(p.dtype).tiny)
-
-
-@dataclass
-class _Problem(BoxQP):
-    """A batch of QPs with the step size of its projected-gradient warm start."""
-
-    lipschitz: torch.Tensor
-
-    def index(self, idx: torch.Tensor) -> _Problem:
-        return _Problem(**vars(super().index(idx)), lipschitz=self.lipschitz[idx])
-
-    def project(self, z: torch.Tensor) -> torch.Tensor:
-        return _project(z, self.totals, self.lower, self.upper, self.groups)
-
-    def fista(self, x: torch.Tensor, steps: int, check_every: int) -> torch.Tensor:
-        """Accelerated projected-gradient steps from ``x``; stop once the pattern of
-        coordinates at their bounds is the same at two checks ``check_every`` steps apart."""
-        v, t = x, 1.0
-        pattern = self.pattern(x)
-        for step in range(1, steps + 1):
-            x_new = self.project(v - (matvec(self.p, v) - self.q) / self.lipschitz)
-            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-            v = x_new + (t - 1) / t_new * (x_new - x)
-            x, t = x_new, t_new
-            if step % check_every == 0:
-                new_pattern = self.pattern(x)
-                if bool((new_pattern == pattern).all()):
-                    break
-                pattern = new_pattern
-        return x
-
-    def pattern(self, x: torch.Tensor) -> torch.Tensor:
-        """-1 at the upper bound, 1 at the lower bound, 0 free."""
-        span = (self.upper - self.lower).clamp_min(0)
-        near = max(1e-12, 4 * torch.finfo(x.dtype).eps) * (1 + span)
-        return (x <= self.lower + near).to(torch.int8) - (x >= self.upper - near).to(torch.int8)
-
-    def bound_sets(self, x: torch.Tensor, a_mat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pattern = self.pattern(x)
-        return keep_one_free(
-            pattern == 1,
-            pattern == -1,
-            self.q - matvec(self.p, x),
-            self.totals - x @ a_mat.T,
-            self.groups,
-        )
+    eps = torch.finfo(problem.q.dtype).eps
+    free = ~(at_lower | at_upper)
+    x, nu, kkt = problem.solve_working_set(at_lower, at_upper, a_mat)
+    grad = matvec(problem.p, x) - problem.q + nu @ a_mat
+    diag = torch.diagonal(problem.p, dim1=-2, dim2=-1)
+    newton = x - grad / diag.clamp_min(torch.finfo(problem.q.dtype).tiny)
+    new_lower = newton < problem.lower
+    new_upper = (newton > problem.upper) & ~new_lower
+    new_fixed = torch.where(new_lower, problem.lower, torch.where(new_upper, problem.upper, x))
+    new_lower, new_upper = keep_one_free(
+        new_lower,
+        new_upper,
+        nu @ a_mat - grad,
+        problem.totals - new_fixed @ a_mat.T,
+        problem.groups,
+    )
+    slack = max(BOUND_SLACK, 10 * eps) * (1.0 + (problem.upper - problem.lower).abs())
+    feasible = ((x - problem.upper <= slack) & (problem.lower - x <= slack)).all(-1)
+    unchanged = (new_lower == at_lower).all(-1) & (new_upper == at_upper).all(-1)
+    done = unchanged & feasible & ((grad * free).abs().amax(-1) <= tol * problem.scale())
+    return _PDASStep(x, kkt, new_lower, new_upper, done)
 
 
 def _solve(
@@ -161,54 +157,54 @@ def _solve(
     groups: int,
     settings: QPSettings,
 ) -> tuple[torch.Tensor, ReducedKKT, int]:
+    """Solutions (batch, n), their final factorisation and the iterations taken."""
     b, n = q.shape
     a_mat = group_matrix(groups, n, q)
-    # warm start: FISTA on the feasible set, step 1 / (largest eigenvalue of P, estimated
-    # by power iteration and inflated; never above the trace)
-    full = _Problem(p, q, totals, lower, upper, groups, _largest_eigenvalue(p)[:, None])
+    # 1. warm start: FISTA on the feasible set, step 1 / (estimated largest eigenvalue)
+    full = WarmStartQP(p, q, totals, lower, upper, groups, largest_eigenvalue(p)[:, None])
     x_pg = full.fista(full.project(q / full.lipschitz), settings.warm_steps, settings.check_every)
     at_lower, at_upper = full.bound_sets(x_pg, a_mat)
-    eps = torch.finfo(q.dtype).eps
-    tol = max(settings.tol, 50 * eps)
+    tol = max(settings.tol, TOL_FLOOR_EPS * torch.finfo(q.dtype).eps)
+    # 2. primal-dual active-set steps, each on the samples still running only
     x = torch.zeros_like(q)
     kkt_all: ReducedKKT | None = None
     active = torch.arange(b, device=q.device)
     pdas_iter = min(settings.fallback_after, settings.max_iter)
     for iteration in range(1, pdas_iter + 1):
-        # primal-dual active-set step, on the samples still running only
         sub = full if len(active) == b else full.index(active)
-        lo_set, up_set = at_lower[active], at_upper[active]
-        free = ~(lo_set | up_set)
-        x_sub, nu, kkt = sub.solve_working_set(lo_set, up_set, a_mat)
-        grad = matvec(sub.p, x_sub) - sub.q + nu @ a_mat
-        diag = torch.diagonal(sub.p, dim1=-2, dim2=-1)
-        newton = x_sub - grad / diag.clamp_min(torch.finfo(q.dtype).tiny)
-        new_lower = newton < sub.lower
-        new_upper = (newton > sub.upper) & ~new_lower
-        new_fixed = torch.where(new_lower, sub.lower, torch.where(new_upper, sub.upper, x_sub))
-        new_lower, new_upper = keep_one_free(
-            new_lower, new_upper, nu @ a_mat - grad, sub.totals - new_fixed @ a_mat.T, groups
-        )
-        slack = max(1e-10, 10 * eps) * (1.0 + (sub.upper - sub.lower).abs())
-        feasible = ((x_sub - sub.upper <= slack) & (sub.lower - x_sub <= slack)).all(-1)
-        unchanged = (new_lower == lo_set).all(-1) & (new_upper == up_set).all(-1)
-        done = unchanged & feasible & ((grad * free).abs().amax(-1) <= tol * sub.scale())
-        x.index_copy_(0, active, x_sub)
+        step = _pdas_step(sub, at_lower[active], at_upper[active], a_mat, tol)
+        x.index_copy_(0, active, step.x)
         if kkt_all is None:
-            kkt_all = kkt
+            kkt_all = step.kkt
         else:
-            kkt_all.merge(active, kkt)
-        at_lower.index_copy_(0, active, new_lower)
-        at_upper.index_copy_(0, active, new_upper)
-        active = active[~done]
+            kkt_all.merge(active, step.kkt)
+        at_lower.index_copy_(0, active, step.at_lower)
+        at_upper.index_copy_(0, active, step.at_upper)
+        active = active[~step.done]
         if len(active) == 0:
             return x, kkt_all, iteration
-    # the samples still running (the iterations above can cycle on ill-conditioned
-    # problems) finish with the primal active-set method, from their projected point
+    # 3. the samples still running finish with the primal active-set method
     assert kkt_all is not None
+    extra = _finish_with_primal(full, x, kkt_all, active, a_mat, settings, tol)
+    return x, kkt_all, pdas_iter + extra
+
+
+def _finish_with_primal(
+    full: WarmStartQP,
+    x: torch.Tensor,
+    kkt_all: ReducedKKT,
+    active: torch.Tensor,
+    a_mat: torch.Tensor,
+    settings: QPSettings,
+    tol: float,
+) -> int:
+    """Solve the samples ``active`` by the primal active-set method from their projected
+    points, with the iterations ``settings.max_iter`` leaves after the primal-dual ones;
+    write into ``x`` and ``kkt_all`` and return the steps taken."""
     rest = full.index(active)
+    budget = settings.max_iter - min(settings.fallback_after, settings.max_iter)
     x_rest, free_rest, converged, extra = primal_active_set(
-        rest, rest.project(x[active]), settings.max_iter - pdas_iter, tol
+        rest, rest.project(x[active]), budget, tol
     )
     if not bool(converged.all()):
         bad = active[~converged].tolist()
@@ -219,7 +215,7 @@ def _solve(
         )
     x.index_copy_(0, active, x_rest)
     kkt_all.merge(active, ReducedKKT(rest.p, free_rest, a_mat))
-    return x, kkt_all, pdas_iter + extra
+    return extra
 
 
 class BoxQPFunction(torch.autograd.Function):
@@ -302,6 +298,60 @@ class MeanVarianceFunction(torch.autograd.Function):
         return a, grad_s, grad_gamma, grad_alpha, None, None, None, None
 
 
+def check_box_qp(
+    p: torch.Tensor,
+    q: torch.Tensor,
+    totals: torch.Tensor,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    groups: int,
+) -> None:
+    """Raise unless the batched QP's inputs have matching shapes, are finite and feasible.
+
+    Feasible: ``lower <= upper`` and every group's total within the sum of its lower
+    and the sum of its upper bounds (up to rounding). A few reductions, no loop.
+    """
+    check_ndim("q", q, 2, "batch, n")
+    b, n = q.shape
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or n % groups:
+        raise ValueError(f"groups: expected a positive divisor of n = {n}, got {groups!r}")
+    for name, tensor, shape in (
+        ("p", p, (b, n, n)),
+        ("totals", totals, (b, groups)),
+        ("lower", lower, (b, n)),
+        ("upper", upper, (b, n)),
+    ):
+        if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != shape:
+            got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor)
+            raise ValueError(f"{name}: expected shape {shape}, got {got}")
+    for name, tensor in (
+        ("p", p),
+        ("q", q),
+        ("totals", totals),
+        ("lower", lower),
+        ("upper", upper),
+    ):
+        check_finite(name, tensor)
+    crossed = (lower > upper).any(-1)
+    if bool(crossed.any()):
+        bad = torch.nonzero(crossed).flatten().tolist()
+        raise ValueError(
+            f"lower, upper: expected lower <= upper, got lower > upper in samples {bad[:10]}"
+        )
+    low_sum = lower.reshape(b, groups, -1).sum(-1)
+    high_sum = upper.reshape(b, groups, -1).sum(-1)
+    slack = 4 * (n // groups) * torch.finfo(q.dtype).eps * (1 + low_sum.abs() + high_sum.abs())
+    infeasible = ((totals < low_sum - slack) | (totals > high_sum + slack)).any(-1)
+    if bool(infeasible.any()):
+        bad = torch.nonzero(infeasible).flatten().tolist()
+        i = bad[0]
+        raise ValueError(
+            f"totals: expected each group's total between the sums of its lower and upper "
+            f"bounds, got infeasible totals in samples {bad[:10]} (sample {i}: totals "
+            f"{totals[i].tolist()}, bound sums [{low_sum[i].tolist()}, {high_sum[i].tolist()}])"
+        )
+
+
 def solve_box_qp(
     p: torch.Tensor,
     q: torch.Tensor,
@@ -321,9 +371,10 @@ def solve_box_qp(
     q
         Linear terms, shape (batch, n).
     totals
-        Budget of each group, shape (batch, groups).
+        Budget of each group, shape (batch, groups); each must lie between the sums of
+        its group's lower and upper bounds.
     lower, upper
-        Bounds, shape (batch, n).
+        Bounds, shape (batch, n), finite, ``lower <= upper``.
     groups
         Number of contiguous, equal-size budget groups.
     settings
@@ -332,10 +383,18 @@ def solve_box_qp(
     Returns
     -------
     torch.Tensor
-        Solutions, shape (batch, n).
+        Solutions, shape (batch, n), within the bounds up to ``BOUND_SLACK``.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, non-finite inputs
+        (:class:`~deepalloc.errors.NonFiniteError`) or infeasible totals or bounds,
+        naming the argument and the samples.
+    SolverError
+        Samples that do not converge within ``settings.max_iter`` iterations.
     """
-    if q.shape[-1] % groups:
-        raise ValueError(f"groups: expected a divisor of n = {q.shape[-1]}, got {groups}")
+    check_box_qp(p, q, totals, lower, upper, groups)
     out: torch.Tensor = BoxQPFunction.apply(
         p, q, totals, lower, upper, groups, settings or QPSettings()
     )

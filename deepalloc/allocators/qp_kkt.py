@@ -10,6 +10,12 @@ import torch
 
 from deepalloc.errors import SolverError
 
+CHOLESKY_RETRY_JITTER = 1e-12
+"""On a failed Cholesky factorisation of the reduced KKT matrix (``P`` only positive
+semi-definite on the free set, or rounding), the factorisation is retried once with this
+multiple of the mean diagonal of ``P`` added: about 1e4 machine epsilons, enough to
+restore definiteness lost to rounding, far below any regularisation a user would notice."""
+
 
 def group_matrix(groups: int, n: int, like: torch.Tensor) -> torch.Tensor:
     """A (groups, n) 0/1 matrix: row g marks the coordinates of group g."""
@@ -29,7 +35,7 @@ class ReducedKKT:
         chol, info = torch.linalg.cholesky_ex(m)
         if bool((info > 0).any()):
             scale = torch.diagonal(p, dim1=-2, dim2=-1).mean(-1)
-            m.diagonal(dim1=-2, dim2=-1).add_(1e-12 * scale[:, None])
+            m.diagonal(dim1=-2, dim2=-1).add_(CHOLESKY_RETRY_JITTER * scale[:, None])
             chol, info = torch.linalg.cholesky_ex(m)
             if bool((info > 0).any()):
                 bad = torch.nonzero(info > 0).flatten().tolist()

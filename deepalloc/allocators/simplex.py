@@ -6,17 +6,29 @@ Each is an ``nn.Module`` taking scores (batch, asset) and returning weights
 
 from __future__ import annotations
 
+import math
+from typing import Literal
+
 import torch
 from torch import nn
 
-from deepalloc._checks import check_feasible_cap, check_ndim
+from deepalloc._checks import check_feasible_cap, check_finite, check_ndim, check_positive_int
 from deepalloc.functional.simplex import capped_softmax, normalized_tanh, sparsemax
+
+
+def _scores(scores: torch.Tensor) -> torch.Tensor:
+    """Check scores: (batch, asset), finite."""
+    check_ndim("scores", scores, 2, "batch, asset")
+    check_finite("scores", scores)
+    return scores
 
 
 class _TemperatureAllocator(nn.Module):
     """Shared temperature handling: fixed, learnable, or given per sample."""
 
-    def __init__(self, temperature: float | str = 1.0, max_weight: float | None = None):
+    def __init__(
+        self, temperature: float | Literal["learnable"] = 1.0, max_weight: float | None = None
+    ):
         super().__init__()
         if max_weight is not None and not 0 < max_weight <= 1:
             raise ValueError(f"max_weight: expected a value in (0, 1], got {max_weight}")
@@ -24,7 +36,12 @@ class _TemperatureAllocator(nn.Module):
         if temperature == "learnable":
             self.log_temperature: nn.Parameter | None = nn.Parameter(torch.zeros(()))
             self.temperature = 1.0
-        elif isinstance(temperature, int | float) and temperature > 0:
+        elif (
+            isinstance(temperature, int | float)
+            and not isinstance(temperature, bool)
+            and math.isfinite(temperature)
+            and temperature > 0
+        ):
             self.log_temperature = None
             self.temperature = float(temperature)
         else:
@@ -33,13 +50,19 @@ class _TemperatureAllocator(nn.Module):
             )
 
     def _scaled(self, scores: torch.Tensor, temperature: torch.Tensor | None) -> torch.Tensor:
-        check_ndim("scores", scores, 2, "batch, asset")
+        _scores(scores)
         if temperature is not None:
             t = temperature.to(scores).reshape(-1, 1)
             if t.shape[0] not in (1, scores.shape[0]):
                 raise ValueError(
                     f"temperature: expected shape (batch,) = ({scores.shape[0]},), got "
                     f"{tuple(temperature.shape)}"
+                )
+            if not bool((t > 0).all()):  # also catches NaN
+                bad = torch.nonzero(~(t.detach() > 0).flatten()).flatten().tolist()
+                raise ValueError(
+                    f"temperature: expected positive values, got a non-positive or NaN one "
+                    f"in samples {bad[:10]}"
                 )
         elif self.log_temperature is not None:
             t = self.log_temperature.exp().to(scores.dtype)
@@ -101,14 +124,17 @@ class TanhAllocator(nn.Module):
 
     def __init__(self, net: float | None = None, gross: float = 1.0):
         super().__init__()
+        if not (math.isfinite(gross) and gross > 0):
+            raise ValueError(f"gross: expected a positive gross exposure, got {gross}")
+        if net is not None and not math.isfinite(net):
+            raise ValueError(f"net: expected a finite net exposure or None, got {net}")
         if net is not None and gross < abs(net):
             raise ValueError(f"gross: expected gross exposure >= |net| = {abs(net)}, got {gross}")
         self.net, self.gross = net, gross
 
     def forward(self, scores: torch.Tensor) -> torch.Tensor:
         """Scores (batch, asset) -> weights (batch, asset)."""
-        check_ndim("scores", scores, 2, "batch, asset")
-        return normalized_tanh(scores, net=self.net, gross=self.gross)
+        return normalized_tanh(_scores(scores), net=self.net, gross=self.gross)
 
 
 class WeightNorm(nn.Module):
@@ -122,18 +148,22 @@ class WeightNorm(nn.Module):
 
     def __init__(self, n_assets: int):
         super().__init__()
+        check_positive_int("n_assets", n_assets)
         self.logits = nn.Parameter(torch.zeros(n_assets))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Any tensor with a leading batch axis -> weights (batch, n_assets), in x's dtype."""
+        """Any tensor with a leading batch axis -> weights (batch, n_assets), in x's dtype.
+
+        Only x's batch size, dtype and device are used (so its values are not checked).
+        """
         w = torch.softmax(self.logits, dim=0).to(device=x.device, dtype=x.dtype)
         return w.expand(x.shape[0], -1)
 
 
 class EqualWeightAllocator(nn.Module):
-    """``1 / n_assets`` for every asset, whatever the scores."""
+    """``1 / n_assets`` for every asset, whatever the (finite) scores."""
 
     def forward(self, scores: torch.Tensor) -> torch.Tensor:
         """Scores (batch, asset) -> weights (batch, asset)."""
-        check_ndim("scores", scores, 2, "batch, asset")
+        _scores(scores)
         return torch.full_like(scores, 1.0 / scores.shape[1]) + 0 * scores

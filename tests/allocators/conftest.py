@@ -43,3 +43,19 @@ def assert_matches_clarabel(w, mu, s, gamma, alpha, cap) -> int:
         np.testing.assert_allclose(w[i].detach().numpy(), ref, atol=1e-6)
         binding += int((np.abs(ref - cap) < 1e-8).sum())
     return binding
+
+
+def sp500_month_end_windows(lookback: int = 252):
+    """Daily simple returns of the bundled S&P 500 stocks over the ``lookback`` days up
+    to every month end from 1991 to 2022: (window, asset, lookback) float64, and the dates.
+    """
+    from deepalloc.datasets import load_sp500
+
+    returns = load_sp500().pct_change().iloc[1:]
+    month_ends = returns.groupby(returns.index.to_period("M")).tail(1).index
+    month_ends = month_ends[month_ends.year >= 1991]
+    positions = returns.index.get_indexer(month_ends)
+    assert (positions >= lookback - 1).all()
+    values = returns.to_numpy()
+    windows = np.stack([values[p - lookback + 1 : p + 1].T for p in positions])
+    return torch.tensor(windows), month_ends

@@ -21,6 +21,7 @@ from deepalloc.allocators import (
     TanhAllocator,
     WeightNorm,
 )
+from deepalloc.errors import NonFiniteError
 from tests.allocators.conftest import mean_variance_problem
 
 N = 5
@@ -41,7 +42,7 @@ def cov_only(batch, seed, dtype):
 
 def mu_cov(batch, seed, dtype):
     mu, s, _, _ = mean_variance_problem(batch, N, seed, dtype)
-    return (s, mu)
+    return (mu, s)
 
 
 @dataclass
@@ -57,6 +58,10 @@ class Spec:
     net: float | None = None
     equivariant: bool = True
     marks: list = field(default_factory=list)
+    # finite-difference step and tolerance of the gradient check: a solution accurate to
+    # e gives numerical derivatives accurate to about e / step
+    grad_step: float = 1e-6
+    grad_atol: float = 1e-5
 
 
 SPECS = [
@@ -95,12 +100,14 @@ SPECS = [
     ),
     Spec("equal_weight", EqualWeightAllocator, scores, ("asset",)),
     Spec("weight_norm", lambda: WeightNorm(N), scores, ("asset",), equivariant=False),
-    Spec("analytical_minvar", AnalyticalMarkowitz, cov_only, ("cov",), lower=None, upper=None),
+    Spec(
+        "analytical_minvar", AnalyticalMarkowitz, mu_cov, ("asset", "cov"), lower=None, upper=None
+    ),
     Spec(
         "analytical_tangency",
         lambda: AnalyticalMarkowitz("tangency"),
         mu_cov,
-        ("cov", "asset"),
+        ("asset", "cov"),
         lower=None,
         upper=None,
     ),
@@ -159,8 +166,23 @@ SPECS = [
         lambda b, s, d: (scores(b, s, d)[0],),
         ("asset",),
         upper=0.35,
+        # Clarabel solves the entropy's exponential cones to about 2e-7, so a step of
+        # 1e-4 leaves numerical derivatives accurate to about 2e-3
+        grad_step=1e-4,
+        grad_atol=1e-3,
     ),
 ]
+
+
+def argument_names(alloc, spec):
+    """Names of the allocator's tensor inputs, in order (scores for the simplex maps)."""
+    return tuple(getattr(alloc, "inputs", ("scores",)))[: len(spec.kinds)]
+
+
+def assert_budget(spec, w, rounding):
+    if spec.budget is not None:
+        gap = (w.sum(-1) - spec.budget).abs().max()
+        assert gap <= rounding, f"rows must sum to the budget {spec.budget}, off by {gap}"
 
 
 def permute(inputs, kinds, perm):
@@ -179,11 +201,8 @@ def test_allocator_contract(spec: Spec):
     assert w.shape == (4, N)
     assert w.dtype == torch.float64
     assert torch.isfinite(w).all()
-    tol = 1e-8
-    if spec.budget is not None:
-        torch.testing.assert_close(
-            w.sum(-1), torch.full((4,), spec.budget, dtype=w.dtype), atol=tol, rtol=0
-        )
+    tol = 1e-8  # the solvers' accuracy (SCS at 1e-10, the QP at 1e-9), in float64
+    assert_budget(spec, w, tol)
     if spec.lower is not None:
         assert (w >= spec.lower - tol).all()
     if spec.upper is not None:
@@ -202,15 +221,42 @@ def test_allocator_contract(spec: Spec):
         w_perm = alloc(*permute(inputs, spec.kinds, perm))
         torch.testing.assert_close(w_perm, w[:, perm], atol=1e-7, rtol=1e-6)
 
-    # dtype follows the inputs
+    # dtype follows the inputs; the rows still sum to the budget in float32
     w32 = spec.make()(*[x.float() for x in inputs])
     assert w32.dtype == torch.float32
+    assert_budget(spec, w32, 1e-5)  # a few hundred float32 epsilons, the solvers' floor
+
+    # strong inputs (scores or expected returns 100 times larger) still give rows on budget
+    strong = [x * 100 if kind == "asset" else x for x, kind in zip(inputs, spec.kinds)]
+    assert_budget(spec, alloc(*strong), tol)
 
     # finite, correct gradients in float64
     grad_inputs = [x.clone().requires_grad_(True) for x in spec.inputs(2, 2, torch.float64)]
     assert torch.autograd.gradcheck(
-        lambda *xs: alloc(*xs), tuple(grad_inputs), eps=1e-6, atol=1e-5, rtol=1e-3
+        lambda *xs: alloc(*xs),
+        tuple(grad_inputs),
+        eps=spec.grad_step,
+        atol=spec.grad_atol,
+        rtol=1e-3,
     )
+
+
+@pytest.mark.parametrize(
+    "spec", [s for s in SPECS if s.name != "weight_norm"], ids=lambda s: s.name
+)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_inputs_are_named_with_their_sample(spec: Spec, bad: float):
+    # WeightNorm is left out: it uses only its input's batch size, never its values
+    alloc = spec.make().double()
+    names = argument_names(alloc, spec)
+    for k, x in enumerate(spec.inputs(3, 1, torch.float64)):
+        inputs = list(spec.inputs(3, 1, torch.float64))
+        broken = x.clone()
+        broken.view(3, -1)[1, -1] = bad
+        inputs[k] = broken
+        with pytest.raises(NonFiniteError, match=f"{names[k]}: expected finite values") as err:
+            alloc(*inputs)
+        assert err.value.argument == names[k] and err.value.samples == [1]
 
 
 def test_infeasible_caps_raise():

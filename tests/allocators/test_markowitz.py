@@ -10,6 +10,7 @@ from deepalloc.allocators import (
     RiskBudgetingAllocator,
     SolverError,
 )
+from deepalloc.errors import NonFiniteError
 from deepalloc.functional.measures import risk_contributions
 from tests.allocators.conftest import (
     assert_matches_clarabel,
@@ -128,3 +129,15 @@ def test_risk_budgeting_hits_budgets(n):
     assert (rc - budgets).abs().max() < 1e-6
     assert (w > 0).all()
     torch.testing.assert_close(w.sum(-1), torch.ones(5, dtype=torch.float64))
+
+
+def test_nan_in_cov_sqrt_is_named_not_a_singular_system():
+    mu, s, gamma, alpha = mean_variance_problem(3, 5, seed=0)
+    s[1, 2, 2] = float("nan")
+    with pytest.raises(NonFiniteError, match="cov_sqrt: expected finite values") as err:
+        MarkowitzAllocator(5)(mu, s, gamma, alpha)
+    assert err.value.samples == [1]
+    with pytest.raises(NonFiniteError, match="gamma: expected finite values"):
+        MarkowitzAllocator(5)(
+            mu, s.nan_to_num(), gamma.index_fill(0, torch.tensor([2]), torch.inf), alpha
+        )

@@ -9,6 +9,10 @@ from deepalloc.functional.returns import drawdown, portfolio_returns, wealth
 
 RNG = np.random.default_rng(0)
 B, A, H = 6, 5, 40
+# Tolerances: every quantity below is a sum or product of at most A * H = 200 float64
+# terms of size <= 1, so its rounding error is at most ~200 eps = 4e-14 relative, on any
+# kernel and summation order; rtol 1e-10 (1e-12 for sums of A terms) leaves a wide margin.
+# atol covers values that cancel to about zero (alpha, costs of tiny trades).
 
 
 def np_portfolio_returns(w, y, kind, rebalance, prev=None, cost=0.0):
