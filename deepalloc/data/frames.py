@@ -165,6 +165,10 @@ def prices_to_returns(
     """
     _check_option("kind", kind, ("simple", "log"))
     validate_frame(prices, "prices", positive=True)
+    if len(prices) < 2:
+        raise ValueError(
+            f"prices: expected at least two dates to compute a return, got {len(prices)}"
+        )
     values = prices.to_numpy(dtype=np.float64)
     ratio = values[1:] / values[:-1]
     out = np.log(ratio) if kind == "log" else ratio - 1.0

@@ -127,3 +127,8 @@ def test_check_returns_rejects_a_loss_beyond_minus_100_percent(returns_frame):
     check_returns(bad, kind="log")  # a log return of -1 is a 63% loss
     with pytest.raises(ValueError, match="kind: expected one of"):
         check_returns(returns_frame, kind="percent")
+
+
+def test_prices_to_returns_needs_two_dates(prices_frame):
+    with pytest.raises(ValueError, match="prices: expected at least two dates"):
+        prices_to_returns(prices_frame.iloc[:1])
