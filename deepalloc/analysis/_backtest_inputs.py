@@ -47,7 +47,7 @@ def check_weights(weights: pd.DataFrame, returns: pd.DataFrame, leverage: float)
             f"weights: expected dates in the returns' time zone ({returns.index.tz}), got "
             f"{weights.index.tz}"
         )
-    unknown = [a for a in weights.columns if a not in returns.columns]
+    unknown = list(weights.columns[~weights.columns.isin(returns.columns)])
     if unknown:
         raise ValueError(f"weights: expected assets present in the returns, got unknown {unknown}")
     _check_dates(weights.index, pd.DatetimeIndex(returns.index))

@@ -203,7 +203,7 @@ def backtest(
     index = dates[start:]
     return BacktestResult(
         returns=pd.Series(sim.returns, index=index, name="returns"),
-        holdings=pd.DataFrame(sim.holdings, index=index, columns=assets),
+        holdings=pd.DataFrame(sim.holdings, index=index, columns=assets, copy=False),
         turnover=pd.Series(sim.turnover, index=index, name="turnover"),
         costs=pd.Series(sim.costs, index=index, name="costs"),
         initial_value=float(initial_value),

@@ -76,8 +76,9 @@ def validate_frame(frame: pd.DataFrame, name: str = "frame", *, positive: bool =
     dup_cols = frame.columns[frame.columns.duplicated()]
     if len(dup_cols):
         raise ValueError(f"{name}: expected unique columns, got duplicated {list(dup_cols)}")
-    non_numeric = [c for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
-    if non_numeric:
+    dtypes = frame.dtypes
+    if not all(pd.api.types.is_numeric_dtype(t) for t in set(dtypes)):  # one per dtype
+        non_numeric = [c for c, t in dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
         raise TypeError(f"{name}: expected numeric columns, got non-numeric {non_numeric}")
     values = frame.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
@@ -126,8 +127,10 @@ def check_returns(
     _check_option("kind", kind, ("simple", "log"))
     validate_frame(frame, name)
     values = frame.to_numpy(dtype=np.float64)
-    medians = np.median(values, axis=0)
-    price_like = (values > 0).all(axis=0) & (medians > PRICE_LIKE_MEDIAN)
+    positive = np.flatnonzero((values > 0).all(axis=0))  # rare for returns: no median then
+    medians = np.zeros(values.shape[1])
+    medians[positive] = np.median(values[:, positive], axis=0)
+    price_like = medians > PRICE_LIKE_MEDIAN
     if price_like.any():
         cols = list(frame.columns[price_like])
         more = " ..." if len(cols) > 5 else ""
