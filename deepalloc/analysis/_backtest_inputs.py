@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -14,17 +15,22 @@ GROSS_TOLERANCE = 1e-6
 network produced in float32 that sum to the limit pass."""
 
 
+def _is_finite_number(value: object) -> bool:
+    """A real number (not a bool) that converts to a finite float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def check_scalars(*, lag: object, leverage: object, initial_value: object) -> None:
     """``lag`` a non-negative int, ``leverage`` and ``initial_value`` finite and positive."""
     if isinstance(lag, bool) or not isinstance(lag, numbers.Integral) or lag < 0:
         raise ValueError(f"lag: expected a non-negative number of dates, got {lag!r}")
     for name, value in (("leverage", leverage), ("initial_value", initial_value)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Real)
-            or not np.isfinite(value)
-            or value <= 0
-        ):
+        if not _is_finite_number(value) or value <= 0:  # type: ignore[operator]
             raise ValueError(f"{name}: expected a finite positive number, got {value!r}")
 
 
@@ -114,7 +120,7 @@ def cost_rates(costs_bps: object, assets: pd.Index) -> np.ndarray:
             )
         bps = costs_bps.reindex(assets).to_numpy(dtype=np.float64)
     elif isinstance(costs_bps, numbers.Real) and not isinstance(costs_bps, bool):
-        if not np.isfinite(costs_bps) or costs_bps < 0:
+        if not _is_finite_number(costs_bps) or costs_bps < 0:
             raise ValueError(
                 f"costs_bps: expected finite non-negative basis points, got {costs_bps!r}"
             )
