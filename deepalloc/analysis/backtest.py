@@ -20,7 +20,7 @@ A decision dated ``t`` (made at the close of ``t``) is traded at the close of th
 ``lag``-th date after ``t`` and earns the returns of the following dates. A decision
 dated before the first return date (for example the first price date, which
 :func:`~deepalloc.data.prices_to_returns` drops) is traded at the start, the close
-before the first return date; the result then starts on that decision's date. Between
+before the first return date; with ``lag=0`` the result starts on that date. Between
 trades the positions drift with the market. A trade costs ``costs_bps`` on the
 two-sided turnover against the drifted holdings, charged once, on the trade date, as a
 fraction of the portfolio value before the trade; the first trade starts from cash.
