@@ -1,11 +1,33 @@
 """Backtest any sequence of portfolio weights with drift, rebalancing and costs.
 
-Timing: a decision dated ``t`` (made at the close of ``t``) is traded at the close of
-the ``lag``-th date after ``t`` and earns the returns of the following dates. Between
-trades the positions drift with the market; weights that do not sum to one leave the
-rest in cash at a zero return; shorts and leverage are allowed. A trade costs
-``costs_bps`` (basis points of traded value, scalar or per asset) on the two-sided turnover against the
-drifted holdings, charged once, on the trade date. The first trade starts from cash.
+Contract
+--------
+- ``returns``: simple returns (date x asset), every one above -1, validated like every
+  frame (sorted unique dates, finite numbers). A frame that looks like prices (a column
+  of positive values with a median above 1) is refused with a pointer to
+  :func:`deepalloc.data.prices_to_returns`.
+- ``weights``: fractions of the portfolio value (date x asset), for assets of
+  ``returns`` (missing ones get 0). Negative weights are shorts. The gross exposure
+  ``sum(|w|)`` of every row is at most ``leverage`` (default 1: fully invested at most,
+  no leverage); a row summing below one leaves the rest in cash at a zero return.
+  Weights in percent are refused with a hint to divide by 100.
+- ``costs_bps``: finite, non-negative basis points of traded value, one number or a
+  Series with one cost for every asset of ``returns``.
+
+Timing
+------
+A decision dated ``t`` (made at the close of ``t``) is traded at the close of the
+``lag``-th date after ``t`` and earns the returns of the following dates. A decision
+dated before the first return date (for example the first price date, which
+:func:`~deepalloc.data.prices_to_returns` drops) is traded at the start, the close
+before the first return date; with ``lag=0`` the result starts on that date. Between
+trades the positions drift with the market. A trade costs ``costs_bps`` on the
+two-sided turnover against the drifted holdings, charged once, on the trade date, as a
+fraction of the portfolio value before the trade; the first trade starts from cash.
+With ``rebalance``, trades happen at the first decision and at each period end the
+returns show (a date followed by one in a later period): the last return date is never
+a period end, because the data cannot show that its period is over (trading there would
+only pay a cost).
 """
 
 from __future__ import annotations
@@ -16,7 +38,9 @@ import numpy as np
 import pandas as pd
 
 from deepalloc.analysis import metrics
-from deepalloc.data.frames import validate_frame
+from deepalloc.analysis._backtest_inputs import check_scalars, check_weights, cost_rates
+from deepalloc.analysis._drift import simulate
+from deepalloc.data.frames import check_returns
 
 
 @dataclass(frozen=True)
@@ -71,48 +95,43 @@ class BacktestResult:
         return values.to_frame(name)
 
 
-def _check_inputs(weights: pd.DataFrame, returns: pd.DataFrame) -> None:
-    validate_frame(returns, "returns")
-    if not isinstance(weights, pd.DataFrame):
-        raise TypeError(
-            f"weights: expected a DataFrame (date x asset), got {type(weights).__name__}"
-        )
-    if weights.isna().any().any():
-        row, col = np.argwhere(weights.isna().to_numpy())[0]
+def _calendar(
+    weights: pd.DataFrame, returns: pd.DataFrame
+) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """Trading dates, their returns and the position of each decision among them.
+
+    A decision dated before the first return date adds its own date in front, with a
+    zero return that is never earned (the first trade is made at its close).
+    """
+    dates = pd.DatetimeIndex(returns.index)
+    r = returns.to_numpy(dtype=np.float64)
+    if weights.index[0] < dates[0]:
+        dates = dates.insert(0, weights.index[0])
+        r = np.vstack([np.zeros((1, r.shape[1])), r])
+    return dates, r, dates.get_indexer(weights.index)
+
+
+def _period_ends(dates: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
+    """Positions of dates followed by a date of a later period (never the last date)."""
+    try:
+        periods = dates.to_period(rebalance)
+    except (ValueError, TypeError) as err:
         raise ValueError(
-            f"weights: expected no NaN, got NaN for {weights.columns[col]!r} on "
-            f"{weights.index[row].date()}"
-        )
-    validate_frame(weights, "weights")
-    missing_assets = [a for a in weights.columns if a not in returns.columns]
-    if missing_assets:
-        raise ValueError(
-            f"weights: expected assets present in the returns, got unknown {missing_assets}"
-        )
-    late = weights.index[weights.index > returns.index[-1]]
-    if len(late):
-        raise ValueError(
-            f"weights: expected decision dates up to the last return date "
-            f"{returns.index[-1].date()}, got {late[0].date()}"
-        )
-    missing_dates = weights.index.difference(returns.index)
-    if len(missing_dates):
-        raise ValueError(
-            f"weights: expected decision dates that are return dates, got {len(missing_dates)} "
-            f"missing from the returns (first {missing_dates[0].date()})"
-        )
+            f"rebalance: expected None or a pandas period frequency ('W', 'M', 'Q', 'Y'), "
+            f"got {rebalance!r}"
+        ) from err
+    return np.flatnonzero(periods[1:] != periods[:-1])
 
 
 def _trade_schedule(
-    decisions: np.ndarray, n_dates: int, dates: pd.DatetimeIndex, rebalance: str | None
+    decisions: np.ndarray, dates: pd.DatetimeIndex, rebalance: str | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(trade date positions, index of the decision traded on each)."""
     if rebalance is None:
-        keep = decisions < n_dates
+        keep = decisions < len(dates)  # a lagged trade after the last date never happens
         return decisions[keep], np.flatnonzero(keep)
-    periods = dates.to_period(rebalance)
-    last_of_period = np.flatnonzero(np.append(periods[1:] != periods[:-1], True))
-    points = np.union1d(last_of_period[last_of_period >= decisions[0]], decisions[:1])
+    ends = _period_ends(dates, rebalance)
+    points = np.union1d(ends[ends > decisions[0]], decisions[:1])
     latest = np.searchsorted(decisions, points, side="right") - 1
     return points, latest
 
@@ -124,90 +143,70 @@ def backtest(
     costs_bps: float | pd.Series = 0.0,
     rebalance: str | None = None,
     lag: int = 0,
+    leverage: float = 1.0,
     initial_value: float = 1.0,
 ) -> BacktestResult:
-    """Simulate holding ``weights`` through ``returns``.
+    """Simulate holding ``weights`` through ``returns`` (contract and timing: module docs).
 
     Parameters
     ----------
     weights
-        Target weights by decision date (date x asset), from a network or anywhere.
-        Assets of ``returns`` missing from it get weight 0.
+        Target weights, fractions of the portfolio value, by decision date (date x
+        asset), from a network or anywhere. Dated on return dates, or once before the
+        first return date. Assets of ``returns`` missing from it get weight 0.
     returns
-        Simple asset returns by date (date x asset); convert prices explicitly with
-        :func:`deepalloc.data.prices_to_returns`.
+        Simple asset returns by date (date x asset), each above -1; convert prices
+        explicitly with :func:`deepalloc.data.prices_to_returns`.
     costs_bps
-        Proportional cost in basis points of traded value: a scalar or a Series by asset.
+        Proportional cost in basis points of traded value (10 means 0.1%): a finite
+        non-negative number, or a Series with one for every asset of ``returns``.
     rebalance
         ``None``: trade every decision. A pandas period frequency (``"W"``, ``"M"``,
-        ``"Q"``, ...): trade at the last date of each period, to the latest decision
-        available then (and once at the first decision).
+        ``"Q"``, ``"Y"``): trade at the first decision, then at the last date of each
+        period to the latest decision available then (also when it is unchanged: the
+        drift is corrected). The last return date does not count as a period end.
     lag
-        Dates between a decision and its trade.
+        Dates between a decision and its trade; decisions whose trade would fall after
+        the last return date are not traded.
+    leverage
+        Largest gross exposure ``sum(|w|)`` allowed on any date (1: no leverage; 2 allows
+        for example 150% long and 50% short).
     initial_value
         Starting value of the portfolio.
 
     Returns
     -------
     BacktestResult
-    """
-    _check_inputs(weights, returns)
-    if lag < 0:
-        raise ValueError(f"lag: expected a non-negative number of dates, got {lag}")
-    assets = returns.columns
-    target = weights.reindex(columns=assets, fill_value=0.0).to_numpy(dtype=np.float64)
-    r = returns.to_numpy(dtype=np.float64)
-    dates = pd.DatetimeIndex(returns.index)
-    n_dates, n_assets = r.shape
-    if isinstance(costs_bps, pd.Series):
-        unknown = [a for a in costs_bps.index if a not in assets]
-        if unknown:
-            raise ValueError(
-                f"costs_bps: expected assets present in the returns, got unknown {unknown}"
-            )
-        rate = costs_bps.reindex(assets, fill_value=0.0).to_numpy(dtype=np.float64) * 1e-4
-    else:
-        rate = np.full(n_assets, float(costs_bps) * 1e-4)
-    if (rate < 0).any():
-        raise ValueError("costs_bps: expected non-negative basis points, got a negative one")
-    decisions = dates.get_indexer(weights.index) + lag
-    if decisions[0] >= n_dates:
-        raise ValueError(
-            f"lag: expected the first trade before the last return date, got lag {lag}"
-        )
-    trade_at, traded = _trade_schedule(decisions, n_dates, dates, rebalance)
-    start = int(trade_at[0])
-    trade_of = np.full(n_dates, -1)
-    trade_of[trade_at] = traded
+        Indexed by date from the first trade.
 
-    held = np.zeros(n_assets)
-    out_r = np.zeros(n_dates - start)
-    out_turn = np.zeros(n_dates - start)
-    out_cost = np.zeros(n_dates - start)
-    out_hold = np.zeros((n_dates - start, n_assets))
-    for k, i in enumerate(range(start, n_dates)):
-        growth = 1.0
-        if k > 0:
-            period = float(held @ r[i])
-            held = held * (1.0 + r[i]) / (1.0 + period)
-            growth = 1.0 + period
-        j = trade_of[i]
-        paid = 0.0
-        if j >= 0:
-            trade = np.abs(target[j] - held)
-            out_turn[k] = trade.sum()
-            paid = float(rate @ trade)
-            held = target[j].copy()
-        out_cost[k] = paid
-        out_r[k] = growth * (1.0 - paid) - 1.0
-        out_hold[k] = held
+    Raises
+    ------
+    ValueError, TypeError
+        On inputs outside the contract, naming the argument (and the date and asset).
+    """
+    check_scalars(lag=lag, leverage=leverage, initial_value=initial_value)
+    check_returns(returns, "returns")
+    check_weights(weights, returns, float(leverage))
+    assets = returns.columns
+    rate = cost_rates(costs_bps, assets)
+    target = weights.reindex(columns=assets, fill_value=0.0).to_numpy(dtype=np.float64)
+    dates, r, positions = _calendar(weights, returns)
+    decisions = positions + lag
+    if decisions[0] >= len(dates):
+        raise ValueError(
+            f"lag: expected the first trade by the last return date, got lag {lag} after the "
+            f"first decision on {weights.index[0].date()}"
+        )
+    trade_at, traded = _trade_schedule(decisions, dates, rebalance)
+    start = int(trade_at[0])
+    sim = simulate(r[start:], target[traded], trade_at - start, rate)
     index = dates[start:]
     return BacktestResult(
-        returns=pd.Series(out_r, index=index, name="returns"),
-        holdings=pd.DataFrame(out_hold, index=index, columns=assets),
-        turnover=pd.Series(out_turn, index=index, name="turnover"),
-        costs=pd.Series(out_cost, index=index, name="costs"),
-        initial_value=initial_value,
+        returns=pd.Series(sim.returns, index=index, name="returns"),
+        holdings=pd.DataFrame(sim.holdings, index=index, columns=assets, copy=False),
+        turnover=pd.Series(sim.turnover, index=index, name="turnover"),
+        costs=pd.Series(sim.costs, index=index, name="costs"),
+        initial_value=float(initial_value),
     )
 
 

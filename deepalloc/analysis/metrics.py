@@ -3,7 +3,20 @@
 Periods per year are inferred from the median spacing of the index (daily 252, weekly
 52, monthly 12, quarterly 4, yearly 1) and can be given with ``periods_per_year=``.
 Where quantstats and empyrical differ, empyrical's definition is used and the docstring
-says so. Every function takes a ``pandas.Series`` of simple per-period returns.
+says so (checked against quantstats 0.0.86 and empyrical 0.5.5). Every function takes a
+``pandas.Series`` of simple per-period returns; quantities expressed as returns keep a
+return's sign (drawdown, VaR and CVaR are negative for losses).
+
+Degenerate series have a defined value, stated in each docstring, and never raise from
+arithmetic or return a complex number:
+
+- a wealth path that reaches zero or below (a return of -100% or worse, possible with
+  shorts or leverage) has a CAGR of -1;
+- a ratio whose risk is exactly zero (a constant series, no return below the target)
+  is ``+inf``/``-inf`` by the sign of its numerator and NaN when that is zero, as
+  empyrical's ``np.divide``;
+- statistics that need more observations than given (a standard deviation of one
+  return, skewness of fewer than 3, kurtosis of fewer than 4) are NaN.
 """
 
 from __future__ import annotations
@@ -43,6 +56,24 @@ def _values(returns: pd.Series) -> np.ndarray:
     return values
 
 
+def _ratio(numerator: float, risk: float) -> float:
+    """``numerator / risk``, with empyrical's values at zero risk (+-inf, or NaN for 0/0)."""
+    if risk > 0:
+        return numerator / risk
+    if numerator == 0 or np.isnan(risk):
+        return float("nan")
+    return float(np.copysign(np.inf, numerator))
+
+
+def _std(values: np.ndarray) -> float:
+    """Sample standard deviation (ddof 1): exactly 0 for a constant series, NaN for one value."""
+    if len(values) < 2:
+        return float("nan")
+    if np.ptp(values) == 0:
+        return 0.0  # the float mean of equal values may differ from them by an ulp
+    return float(values.std(ddof=1))
+
+
 def annualized_return(returns: pd.Series, *, periods_per_year: float | None = None) -> float:
     """Arithmetic mean return times periods per year."""
     return float(_values(returns).mean() * _ppy(returns, periods_per_year))
@@ -51,31 +82,47 @@ def annualized_return(returns: pd.Series, *, periods_per_year: float | None = No
 def cagr(returns: pd.Series, *, periods_per_year: float | None = None) -> float:
     """Compound annual growth rate ``prod(1 + r) ** (ppy / n) - 1``.
 
-    empyrical's ``annual_return`` (years = periods / ppy); quantstats counts calendar
-    days instead.
+    Years are counted as periods over periods per year, as empyrical's
+    ``annual_return`` and today's quantstats ``cagr`` do. A wealth path that reaches
+    zero or below (any return of -100% or worse) has lost everything: its CAGR is
+    -1. (Both libraries give -1 when the final wealth is exactly zero; for a negative
+    final wealth they give NaN, and after two such returns a meaningless positive
+    rate.) Computed through logarithms, so long series do not overflow.
     """
     r = _values(returns)
-    growth = float(np.prod(1.0 + r))
-    return growth ** (_ppy(returns, periods_per_year) / len(r)) - 1.0
+    if (r <= -1.0).any():
+        return -1.0
+    with np.errstate(over="ignore"):
+        return float(np.expm1(np.log1p(r).sum() * _ppy(returns, periods_per_year) / len(r)))
 
 
 def annualized_volatility(returns: pd.Series, *, periods_per_year: float | None = None) -> float:
-    """Standard deviation (ddof 1) times ``sqrt(ppy)``."""
-    return float(_values(returns).std(ddof=1) * np.sqrt(_ppy(returns, periods_per_year)))
+    """Standard deviation (ddof 1) times ``sqrt(ppy)``; 0 for a constant series, NaN for a
+    single return (empyrical and quantstats)."""
+    return _std(_values(returns)) * float(np.sqrt(_ppy(returns, periods_per_year)))
 
 
 def sharpe_ratio(
     returns: pd.Series, *, risk_free: float = 0.0, periods_per_year: float | None = None
 ) -> float:
-    """``mean(r - rf) / std(r - rf, ddof=1) * sqrt(ppy)``; ``risk_free`` is per period."""
+    """``mean(r - rf) / std(r - rf, ddof=1) * sqrt(ppy)``; ``risk_free`` is per period.
+
+    NaN for fewer than two returns (empyrical); for a constant series (zero
+    volatility) ``+inf`` or ``-inf`` by the sign of the mean excess return, NaN when it
+    is zero (empyrical's and quantstats' division).
+    """
     excess = _values(returns) - risk_free
-    return float(excess.mean() / excess.std(ddof=1) * np.sqrt(_ppy(returns, periods_per_year)))
+    if len(excess) < 2:
+        return float("nan")
+    ratio = _ratio(float(excess.mean()), _std(excess))
+    return ratio * float(np.sqrt(_ppy(returns, periods_per_year)))
 
 
 def downside_risk(
     returns: pd.Series, *, target: float = 0.0, periods_per_year: float | None = None
 ) -> float:
-    """``sqrt(mean(min(r - target, 0)^2)) * sqrt(ppy)`` (empyrical)."""
+    """``sqrt(mean(min(r - target, 0)^2)) * sqrt(ppy)`` (empyrical); 0 when no return is
+    below ``target``."""
     below = np.minimum(_values(returns) - target, 0.0)
     return float(np.sqrt(np.mean(below**2)) * np.sqrt(_ppy(returns, periods_per_year)))
 
@@ -83,17 +130,26 @@ def downside_risk(
 def sortino_ratio(
     returns: pd.Series, *, target: float = 0.0, periods_per_year: float | None = None
 ) -> float:
-    """``mean(r - target) * ppy / downside_risk`` (empyrical; quantstats agrees at target 0)."""
+    """``mean(r - target) * ppy / downside_risk`` (empyrical; quantstats agrees at target 0).
+
+    NaN for fewer than two returns (empyrical). Without a return below ``target`` the
+    downside risk is zero and the ratio is ``+inf`` (empyrical; quantstats gives NaN),
+    or NaN when every return equals ``target``.
+    """
+    r = _values(returns)
+    if len(r) < 2:
+        return float("nan")
     ppy = _ppy(returns, periods_per_year)
-    mean = float((_values(returns) - target).mean()) * ppy
-    return mean / downside_risk(returns, target=target, periods_per_year=ppy)
+    mean = float((r - target).mean()) * ppy
+    return _ratio(mean, downside_risk(returns, target=target, periods_per_year=ppy))
 
 
 def max_drawdown(returns: pd.Series) -> float:
-    """Largest peak-to-trough fall of compounded wealth, a negative fraction.
+    """Largest peak-to-trough fall of compounded wealth, a negative fraction (0 without one).
 
-    The wealth path starts at 1 before the first period (empyrical), so a first-period
-    loss counts; quantstats starts at the first period's wealth.
+    The wealth path starts at 1 before the first period, as in empyrical and today's
+    quantstats (its phantom baseline), so a first-period loss counts. Below -1 when the
+    wealth turns negative (losses beyond the capital, possible with shorts or leverage).
     """
     wealth = np.concatenate([[1.0], np.cumprod(1.0 + _values(returns))])
     peak = np.maximum.accumulate(wealth)
@@ -101,14 +157,15 @@ def max_drawdown(returns: pd.Series) -> float:
 
 
 def calmar_ratio(returns: pd.Series, *, periods_per_year: float | None = None) -> float:
-    """CAGR over the absolute maximum drawdown (NaN without a drawdown)."""
+    """CAGR over the absolute maximum drawdown; NaN without a drawdown (empyrical)."""
     mdd = max_drawdown(returns)
     return cagr(returns, periods_per_year=periods_per_year) / abs(mdd) if mdd < 0 else float("nan")
 
 
 def value_at_risk(returns: pd.Series, *, confidence: float = 0.95) -> float:
     """Historical VaR: the ``1 - confidence`` quantile of returns (negative is a loss),
-    empyrical's ``value_at_risk(cutoff=1 - confidence)``."""
+    empyrical's ``value_at_risk(cutoff=1 - confidence)``, linear interpolation between
+    order statistics (quantstats' ``value_at_risk`` is parametric, a normal quantile)."""
     check_confidence(confidence)
     return float(np.percentile(_values(returns), 100 * (1.0 - confidence)))
 
@@ -116,24 +173,29 @@ def value_at_risk(returns: pd.Series, *, confidence: float = 0.95) -> float:
 def conditional_value_at_risk(returns: pd.Series, *, confidence: float = 0.95) -> float:
     """Historical CVaR: mean of the worst ``int((n - 1) (1 - confidence)) + 1`` returns
     (negative is a loss), empyrical's ``conditional_value_at_risk(cutoff=1 - confidence)``;
-    the same tail as the CVaR loss (:func:`deepalloc._tail.tail_count`)."""
+    the same tail as the CVaR loss (:func:`deepalloc._tail.tail_count`). quantstats'
+    default is parametric and its ``method="historical"`` averages the returns at or
+    below the interpolated quantile, a tail that can differ by one return."""
     r = _values(returns)
     k = tail_count(len(r), confidence)
     return float(np.mean(np.partition(r, k - 1)[:k]))
 
 
 def skew(returns: pd.Series) -> float:
-    """Sample skewness (bias-corrected, as pandas and quantstats)."""
+    """Sample skewness (bias-corrected, as pandas and quantstats); NaN for fewer than 3
+    returns or a constant series."""
     return float(pd.Series(_values(returns)).skew())
 
 
 def kurtosis(returns: pd.Series) -> float:
-    """Excess kurtosis (bias-corrected Fisher, as pandas and quantstats)."""
+    """Excess kurtosis (bias-corrected Fisher, as pandas and quantstats); NaN for fewer
+    than 4 returns or a constant series."""
     return float(pd.Series(_values(returns)).kurtosis())
 
 
 def hit_rate(returns: pd.Series) -> float:
-    """Share of positive periods among non-zero ones (quantstats ``win_rate``)."""
+    """Share of positive periods among non-zero ones (quantstats ``win_rate``); NaN when
+    every return is zero (quantstats warns and gives 0)."""
     r = _values(returns)
     nonzero = r[r != 0]
     return float((nonzero > 0).mean()) if len(nonzero) else float("nan")

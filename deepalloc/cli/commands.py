@@ -49,6 +49,7 @@ def _run_suite(suite: Suite, progress: bool) -> int:
         costs_bps=suite.costs_bps,
         rebalance=suite.rebalance,
         lag=suite.lag,
+        leverage=suite.leverage,
         seed=suite.seed,
         seeds=suite.seeds,
         n_jobs=suite.n_jobs,
@@ -192,10 +193,16 @@ def backtest(args: argparse.Namespace) -> int:
             costs_bps=args.costs_bps,
             rebalance=args.rebalance,
             lag=args.lag,
+            leverage=args.leverage,
         )
     except (ValueError, TypeError) as err:
         message = str(err)
-        for name, label in (("weights", f"weights {args.weights}"), ("lag", "argument --lag")):
+        labels = (
+            ("weights", f"weights {args.weights}"),
+            ("lag", "argument --lag"),
+            ("leverage", "argument --leverage"),
+        )
+        for name, label in labels:
             if message.startswith(f"{name}: "):
                 message = f"{label}: {message[len(name) + 2 :]}"
         raise CommandError(message) from None

@@ -68,6 +68,18 @@ def _basis_points(text: str) -> float:
     return value
 
 
+def _leverage(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a finite gross exposure of at least 1 (sum of |w|), got {text!r}"
+        )
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -137,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bt.add_argument(
         "--lag", type=_non_negative_int, default=0, help="dates between a decision and its trade"
+    )
+    bt.add_argument(
+        "--leverage",
+        type=_leverage,
+        default=1.0,
+        help="largest gross exposure sum(|w|) allowed on any date (default 1: no leverage)",
     )
     bt.set_defaults(func=commands.backtest)
     return parser

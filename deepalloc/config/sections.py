@@ -180,6 +180,7 @@ SUITE_SCHEMA: tuple[Section, ...] = (
             "costs_bps": Key(number(0), 0.0, "costs in basis points of traded value"),
             "rebalance": Key(period_frequency(), None, "trade at period ends; none: every date"),
             "lag": Key(integer(0), 0, "dates between a decision and its trade"),
+            "leverage": Key(number(1), 1.0, "largest gross exposure sum |w| allowed"),
         },
         "how every strategy's weights are traded",
     ),

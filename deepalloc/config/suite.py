@@ -81,6 +81,7 @@ class Suite:
     costs_bps: float
     rebalance: str | None
     lag: int
+    leverage: float
     seed: int
     n_jobs: int
     output: Path
@@ -313,6 +314,7 @@ def build_suite(
         costs_bps=bt["costs_bps"],
         rebalance=bt["rebalance"],
         lag=bt["lag"],
+        leverage=bt["leverage"],
         seed=out["seed"],
         n_jobs=out["n_jobs"],
         output=folder,

@@ -4,17 +4,31 @@ Every frame that enters deepalloc passes :func:`validate_frame`: a sorted, uniqu
 ``DatetimeIndex``, unique column labels, numeric finite values. Nothing is ever
 filled or dropped silently; :func:`clean_prices` and :func:`align_frames` are the
 explicit, opt-in helpers, and neither ever uses a value from the future.
+:func:`check_returns` adds the checks of a frame that must hold returns (the backtest's
+returns, the windows' targets).
+
+This module imports only NumPy and pandas, so the pandas layers (backtest, metrics)
+that use it stay free of torch at import time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from deepalloc._checks import check_choice
-from deepalloc._typing import ReturnsKind
+PRICE_LIKE_MEDIAN = 1.0
+"""A column whose values are all positive with a median above this (a return of 100%
+per period) holds prices or levels, not returns."""
+
+
+def _check_option(name: str, value: object, options: Iterable[object]) -> None:
+    # deepalloc._checks.check_choice, repeated because that module imports torch
+    allowed = list(options)
+    if value not in allowed:
+        raise ValueError(f"{name}: expected one of {allowed}, got {value!r}")
 
 
 def validate_frame(frame: pd.DataFrame, name: str = "frame", *, positive: bool = False) -> None:
@@ -62,8 +76,9 @@ def validate_frame(frame: pd.DataFrame, name: str = "frame", *, positive: bool =
     dup_cols = frame.columns[frame.columns.duplicated()]
     if len(dup_cols):
         raise ValueError(f"{name}: expected unique columns, got duplicated {list(dup_cols)}")
-    non_numeric = [c for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
-    if non_numeric:
+    dtypes = frame.dtypes
+    if not all(pd.api.types.is_numeric_dtype(t) for t in set(dtypes)):  # one per dtype
+        non_numeric = [c for c, t in dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
         raise TypeError(f"{name}: expected numeric columns, got non-numeric {non_numeric}")
     values = frame.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
@@ -83,7 +98,58 @@ def validate_frame(frame: pd.DataFrame, name: str = "frame", *, positive: bool =
         )
 
 
-def prices_to_returns(prices: pd.DataFrame, kind: ReturnsKind = "simple") -> pd.DataFrame:
+def check_returns(
+    frame: pd.DataFrame, name: str = "returns", *, kind: Literal["simple", "log"] = "simple"
+) -> None:
+    """Check that a date x asset frame plausibly holds returns, not prices.
+
+    The frame passes :func:`validate_frame`; then no column may look like prices (every
+    value positive and the median above ``PRICE_LIKE_MEDIAN``, a return of 100% per
+    period), and simple returns must be above -1 (a return of -100% or worse leaves an
+    asset worth nothing or less).
+
+    Parameters
+    ----------
+    frame
+        Date x asset frame of returns.
+    name
+        What the frame is called in error messages.
+    kind
+        ``"simple"`` (checked above -1) or ``"log"`` (any finite value).
+
+    Raises
+    ------
+    ValueError
+        Naming the columns that look like prices (with the suggestion to use
+        :func:`prices_to_returns`), or the first asset and date of a return of -100%
+        or below.
+    """
+    _check_option("kind", kind, ("simple", "log"))
+    validate_frame(frame, name)
+    values = frame.to_numpy(dtype=np.float64)
+    positive = np.flatnonzero((values > 0).all(axis=0))  # rare for returns: no median then
+    medians = np.zeros(values.shape[1])
+    medians[positive] = np.median(values[:, positive], axis=0)
+    price_like = medians > PRICE_LIKE_MEDIAN
+    if price_like.any():
+        cols = list(frame.columns[price_like])
+        more = " ..." if len(cols) > 5 else ""
+        raise ValueError(
+            f"{name}: expected returns, got {len(cols)} column(s) that look like prices "
+            f"{cols[:5]}{more} (all values positive, median {medians[price_like][0]:.4g} for "
+            f"{cols[0]!r}); convert prices with deepalloc.data.prices_to_returns"
+        )
+    if kind == "simple" and (values <= -1.0).any():
+        row, col = np.argwhere(values <= -1.0)[0]
+        raise ValueError(
+            f"{name}: expected simple returns above -1 (-100%), got {values[row, col]:.6g} "
+            f"for {frame.columns[col]!r} on {frame.index[row].date()}"
+        )
+
+
+def prices_to_returns(
+    prices: pd.DataFrame, kind: Literal["simple", "log"] = "simple"
+) -> pd.DataFrame:
     """Convert a price frame to returns.
 
     Parameters
@@ -100,8 +166,12 @@ def prices_to_returns(prices: pd.DataFrame, kind: ReturnsKind = "simple") -> pd.
         Returns of shape (n_dates - 1, n_assets); the first date, which has no
         previous price, is the only row removed.
     """
-    check_choice("kind", kind, ("simple", "log"))
+    _check_option("kind", kind, ("simple", "log"))
     validate_frame(prices, "prices", positive=True)
+    if len(prices) < 2:
+        raise ValueError(
+            f"prices: expected at least two dates to compute a return, got {len(prices)}"
+        )
     values = prices.to_numpy(dtype=np.float64)
     ratio = values[1:] / values[:-1]
     out = np.log(ratio) if kind == "log" else ratio - 1.0
@@ -136,7 +206,7 @@ def clean_prices(
     pandas.DataFrame
         A new frame that passes :func:`validate_frame` with ``positive=True``.
     """
-    check_choice("leading", leading, ("raise", "drop"))
+    _check_option("leading", leading, ("raise", "drop"))
     if not isinstance(prices, pd.DataFrame):
         raise TypeError(f"prices: expected a pandas DataFrame, got {type(prices).__name__}")
     prices = prices.astype(np.float64).replace([np.inf, -np.inf], np.nan)
@@ -187,7 +257,7 @@ def align_frames(
     dict of str to pandas.DataFrame
         The frames, on common dates and assets, columns in the first frame's order.
     """
-    check_choice("how", how, ("raise", "inner"))
+    _check_option("how", how, ("raise", "inner"))
     if not frames:
         raise ValueError("frames: expected at least one channel frame, got none")
     names = list(frames)

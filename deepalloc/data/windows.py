@@ -22,7 +22,7 @@ import torch
 
 from deepalloc._checks import check_choice, check_positive_int
 from deepalloc._typing import ReturnsKind
-from deepalloc.data.frames import align_frames, validate_frame
+from deepalloc.data.frames import align_frames, check_returns
 
 FrameInput: TypeAlias = pd.DataFrame | Mapping[str, pd.DataFrame]
 
@@ -203,7 +203,9 @@ def make_windows(
         Rows skipped between the decision date and the first target row (>= 0).
     targets
         Frame(s) of asset returns for ``y``, on the same dates and assets as the
-        features. Defaults to the features when they are a single channel.
+        features. Defaults to the features when they are a single channel. Checked
+        with :func:`deepalloc.data.check_returns` (as the backtest's returns): a frame
+        that looks like prices or a simple return of -100% or below is refused.
     returns_kind
         Whether the target returns are ``"simple"`` or ``"log"``; recorded once here.
     dtype
@@ -229,11 +231,12 @@ def make_windows(
                     f"targets: expected a returns frame when features have several channels, "
                     f"got None with channels {list(feats)}"
                 )
+            check_returns(ref, "targets (the features by default)", kind=returns_kind)
             target_frames = {"returns": ref}
         else:
             target_frames = _as_channels(targets, "targets", "returns")
             for tname, frame in target_frames.items():
-                validate_frame(frame, f"target {tname!r}")
+                check_returns(frame, f"target {tname!r}", kind=returns_kind)
                 if not frame.index.equals(ref.index) or list(frame.columns) != list(ref.columns):
                     raise ValueError(
                         f"target {tname!r}: expected the features' {len(ref)} dates and assets "

@@ -122,13 +122,19 @@ class _Trading:
     costs_bps: float | pd.Series
     rebalance: str | None
     lag: int
+    leverage: float
     periods_per_year: float | None
 
     def backtests(self, weights: dict[str, pd.DataFrame]) -> dict[str, BacktestResult]:
         """Backtest every strategy's weights."""
         return {
             name: backtest(
-                w, self.returns, costs_bps=self.costs_bps, rebalance=self.rebalance, lag=self.lag
+                w,
+                self.returns,
+                costs_bps=self.costs_bps,
+                rebalance=self.rebalance,
+                lag=self.lag,
+                leverage=self.leverage,
             )
             for name, w in weights.items()
         }
@@ -140,6 +146,7 @@ class _Trading:
             "costs_bps": "per asset" if isinstance(self.costs_bps, pd.Series) else self.costs_bps,
             "rebalance": self.rebalance or "every decision",
             "lag": self.lag,
+            "leverage": self.leverage,
             "periods_per_year": self.periods_per_year or metrics.infer_periods_per_year(first),
         }
 
@@ -210,6 +217,7 @@ def run_suite(
     costs_bps: float | pd.Series = 0.0,
     rebalance: str | None = None,
     lag: int = 0,
+    leverage: float = 1.0,
     seed: int = 0,
     seeds: int = 1,
     n_jobs: int = 1,
@@ -237,8 +245,9 @@ def run_suite(
         Simple asset returns for the backtest. Default: the returns frame given as
         ``windows``, else the windows' first target channel (in the windows' dtype: pass
         the original frame to keep full precision).
-    costs_bps, rebalance, lag
-        Backtest settings shared by every strategy (see :func:`deepalloc.backtest.backtest`).
+    costs_bps, rebalance, lag, leverage
+        Backtest settings shared by every strategy (see :func:`deepalloc.backtest.backtest`;
+        ``leverage`` is the largest gross exposure allowed, 1 for long-only budgets).
     seed
         Seeds every training run (independently per fold, strategy and seed index).
     seeds
@@ -281,7 +290,7 @@ def run_suite(
     folder = None if cache_dir is None else str(cache_dir)
     outputs = map_folds(functools.partial(_cached_run, folder=folder), jobs, n_jobs, backend)
     names, seed_runs = _rows(strategies, seeds)
-    trading = _Trading(returns, costs_bps, rebalance, lag, periods_per_year)
+    trading = _Trading(returns, costs_bps, rebalance, lag, leverage, periods_per_year)
     if paths is None:
         weights = _assemble([(out, None) for out in outputs], names, seed_runs)
         backtests = trading.backtests(weights)

@@ -226,11 +226,18 @@ def test_backtest_input_error_from_the_shell(files):
     assert_one_error_line(proc.stderr, "argument --rebalance", "did you mean 'M'?")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs backtest() to accept a decision dated on the first price date, before the "
-    "first return date (branch `analysis`, issue 14); the command itself accepts it",
-)
+def test_leverage_is_an_argument(files, capsys):
+    folder, prices, _ = files
+    doubled = pd.DataFrame(0.4, index=prices.index[20:250:20], columns=prices.columns)
+    doubled.to_csv(folder / "doubled.csv")
+    assert main(["backtest", str(folder / "doubled.csv"), str(folder / "prices.csv")]) == 2
+    assert "gross exposure" in capsys.readouterr().err
+    args = ["backtest", str(folder / "doubled.csv"), str(folder / "prices.csv"), "--leverage", "2"]
+    assert main(args) == 0
+    assert main([*args[:-1], "0.5"]) == 2
+    assert "argument --leverage" in capsys.readouterr().err
+
+
 def test_weights_dated_on_the_first_price_date(files, capsys):
     folder, prices, _ = files
     weights = pd.DataFrame(0.2, index=prices.index[:1], columns=prices.columns)

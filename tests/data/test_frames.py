@@ -2,7 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepalloc.data import align_frames, clean_prices, prices_to_returns, validate_frame
+from deepalloc.data import (
+    align_frames,
+    check_returns,
+    clean_prices,
+    prices_to_returns,
+    validate_frame,
+)
 
 
 def test_prices_to_returns_simple_and_log(prices_frame):
@@ -96,3 +102,33 @@ def test_align_frames_raise_and_inner(returns_frame):
     out = align_frames({"a": returns_frame, "b": other}, how="inner")
     assert list(out["a"].columns) == ["a0", "a1", "a2"]
     assert out["a"].index.equals(other.index)
+
+
+def test_check_returns_rejects_prices_and_names_the_columns(prices_frame, returns_frame):
+    check_returns(returns_frame)
+    check_returns(prices_to_returns(prices_frame))
+    with pytest.raises(ValueError, match=r"returns: expected returns, got 4 column\(s\) that look"):
+        check_returns(prices_frame)
+    mixed = returns_frame.assign(a2=prices_frame["a2"])
+    with pytest.raises(ValueError, match=r"\['a2'\].*prices_to_returns"):
+        check_returns(mixed, "returns")
+    # a cash-like asset (every return positive but small) is returns, not prices
+    check_returns(returns_frame.assign(a3=1e-4))
+
+
+def test_check_returns_rejects_a_loss_beyond_minus_100_percent(returns_frame):
+    bad = returns_frame.copy()
+    bad.iloc[4, 2] = -1.5
+    with pytest.raises(ValueError, match="above -1 .*got -1.5 for 'a2' on 2020-01-07"):
+        check_returns(bad)
+    bad.iloc[4, 2] = -1.0  # a total loss leaves nothing to hold
+    with pytest.raises(ValueError, match="above -1"):
+        check_returns(bad)
+    check_returns(bad, kind="log")  # a log return of -1 is a 63% loss
+    with pytest.raises(ValueError, match="kind: expected one of"):
+        check_returns(returns_frame, kind="percent")
+
+
+def test_prices_to_returns_needs_two_dates(prices_frame):
+    with pytest.raises(ValueError, match="prices: expected at least two dates"):
+        prices_to_returns(prices_frame.iloc[:1])

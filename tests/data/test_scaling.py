@@ -9,7 +9,8 @@ from tests.conftest import random_frame
 def test_standard_scaler_uses_training_rows_only():
     frame = random_frame(300, 3, seed=0)
     frame.iloc[150:] *= 100  # the future looks very different
-    w = make_windows(frame, lookback=20, horizon=5, dtype=torch.float64)
+    # log returns: scaled by 100 some fall below -1, which simple returns cannot
+    w = make_windows(frame, lookback=20, horizon=5, returns_kind="log", dtype=torch.float64)
     train = np.arange(0, 100)  # reads rows 0 .. 118
     scaled = StandardScaler().fit_transform(w, train)
     rows = frame.to_numpy()[:119]

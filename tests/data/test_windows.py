@@ -116,3 +116,19 @@ def test_nan_in_features_rejected(returns_frame):
     bad.iloc[4, 0] = np.nan
     with pytest.raises(ValueError, match="NaN in column 'a0'"):
         make_windows(bad, lookback=3, horizon=1)
+
+
+def test_targets_must_be_returns_not_prices(prices_frame, returns_frame):
+    with pytest.raises(
+        ValueError, match=r"targets \(the features by default\): expected returns.*"
+    ):
+        make_windows(prices_frame, lookback=5, horizon=2)
+    make_windows(prices_frame, lookback=5, horizon=0)  # inputs only: prices are fine features
+    with pytest.raises(ValueError, match="target 'returns': expected returns.*prices_to_returns"):
+        make_windows(returns_frame, lookback=5, horizon=2, targets=prices_frame)
+    crash = returns_frame.copy()
+    crash.iloc[30, 1] = -1.2
+    with pytest.raises(ValueError, match="above -1.*'a1'"):
+        make_windows(returns_frame, lookback=5, horizon=2, targets=crash)
+    w = make_windows(returns_frame, lookback=5, horizon=2, targets=crash, returns_kind="log")
+    assert w.y is not None

@@ -78,3 +78,49 @@ def test_risk_free_and_first_period_loss():
     )
     with pytest.raises(ValueError, match="finite"):
         M.sharpe_ratio(pd.Series([0.1, np.nan], index=r.index[:2]))
+
+
+def _series(values):
+    return pd.Series(values, index=pd.bdate_range("2020-01-01", periods=len(values)))
+
+
+def test_cagr_of_a_wealth_path_through_zero_is_minus_one():
+    # a long-short book that loses 150% in a day: wealth 1.5, 0.3, -0.15, ...
+    wiped = _series([0.5, -0.8, -1.5, 0.1, 0.2])
+    assert M.cagr(wiped) == -1.0
+    assert M.cagr(_series([0.5, -1.0, 0.1])) == -1.0  # exactly zero wealth
+    assert M.cagr(_series([-1.5, -1.5])) == -1.0  # negative twice: wealth 0.25, still ruined
+    table = M.summary(wiped)
+    assert table.map(lambda v: isinstance(v, float)).all()  # no complex number anywhere
+    assert table["cagr"] == -1.0
+    lowest = 1.5 * 0.2 * -0.5 * 1.1 * 1.2  # wealth -0.198 against the peak 1.5
+    assert math.isclose(table["max_drawdown"], lowest / 1.5 - 1)  # below -1: beyond the capital
+    assert math.isclose(table["calmar_ratio"], -1.0 / (1 - lowest / 1.5))
+
+
+def test_ratios_at_zero_risk_follow_empyrical():
+    no_downside = _series([0.01, 0.02, 0.0, 0.03])
+    assert M.downside_risk(no_downside) == 0.0
+    assert M.sortino_ratio(no_downside) == math.inf
+    assert math.isnan(M.sortino_ratio(_series([0.0, 0.0, 0.0])))
+    assert M.sortino_ratio(no_downside, target=0.05) < 0  # all below a higher target
+    constant = _series([0.1] * 7)  # its float mean differs from 0.1 by an ulp
+    assert M.annualized_volatility(constant) == 0.0
+    assert M.sharpe_ratio(constant) == math.inf
+    assert M.sharpe_ratio(constant, risk_free=0.2) == -math.inf
+    assert math.isnan(M.sharpe_ratio(constant, risk_free=0.1))
+    assert math.isnan(M.calmar_ratio(constant))  # no drawdown
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[0.01], [-0.02], [0.0], [0.01, 0.01], [0.0, 0.0, 0.0, 0.0], [-0.5, 0.2], [0.3, 0.3, 0.3]],
+)
+def test_degenerate_series_give_real_floats_without_warnings(values, recwarn):
+    table = M.summary(_series(values), periods_per_year=252)
+    assert all(type(v) is float for v in table.to_list())
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    if len(values) == 1:
+        for name in ("sharpe_ratio", "sortino_ratio", "annualized_volatility", "skew"):
+            assert math.isnan(table[name]), name
+    assert -1.0 <= table["cagr"]
