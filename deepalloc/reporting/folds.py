@@ -99,15 +99,21 @@ def equal_weight_distance(
 
 
 def did_not_learn(distance: pd.DataFrame, threshold: float = NEAR_EQUAL_WEIGHT) -> list[str]:
-    """Sentences naming each (network, fold) whose distance is below ``threshold``."""
+    """One sentence per strategy naming the folds where its distance is below
+    ``threshold`` ("net did not learn on fold 2019: ...")."""
     out = []
     for name, row in distance.iterrows():
-        for label, value in row.items():
-            if np.isfinite(value) and value < threshold:
-                out.append(
-                    f"{name} did not learn on fold {label}: its weights stay within "
-                    f"{value:.1%} active share of equal weight (threshold {threshold:.0%})"
-                )
+        low = [
+            (str(label), float(v)) for label, v in row.items() if np.isfinite(v) and v < threshold
+        ]
+        if low:
+            folds = ", ".join(label for label, _ in low)
+            shares = ", ".join(f"{v:.1%}" for _, v in low)
+            out.append(
+                f"{name} did not learn on fold{'s' if len(low) > 1 else ''} {folds}: its "
+                f"weights stay within {shares} active share of equal weight "
+                f"(threshold {threshold:.0%})"
+            )
     return out
 
 

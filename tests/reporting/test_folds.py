@@ -67,8 +67,11 @@ def test_equal_weight_distance_and_flags_follow_the_definition():
     assert len(flags) == 1
     assert flags[0].startswith("lazy did not learn on fold 2020:")
     assert "threshold 5%" in flags[0]
-    # a threshold above every distance flags everything
-    assert len(fv.did_not_learn(distance, threshold=1.0)) == 4
+    # a threshold above every distance flags every fold, one sentence per strategy
+    every = fv.did_not_learn(distance, threshold=1.0)
+    assert len(every) == 2
+    assert every[0].startswith("learned did not learn on folds 2019, 2020: its weights stay")
+    assert every[0].endswith("active share of equal weight (threshold 100%)")
 
 
 def test_equal_weight_distance_is_nan_without_decisions_in_a_fold():

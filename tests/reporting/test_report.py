@@ -97,7 +97,7 @@ def test_index_has_per_fold_tables(suite, report_dir):
 
 def test_networks_near_equal_weight_are_flagged_by_fold(suite, report_dir):
     text = (report_dir / "index.md").read_text()
-    expected = set()
+    expected = {}
     for name in ("dense:seed0", "dense:seed1", "dense:ensemble"):
         w = suite.weights[name].to_numpy()
         dates = suite.weights[name].index
@@ -105,13 +105,13 @@ def test_networks_near_equal_weight_are_flagged_by_fold(suite, report_dir):
             inside = (dates >= fold["test_start"]) & (dates <= fold["test_end"])
             share = np.mean(0.5 * np.abs(w[inside] - 1 / w.shape[1]).sum(axis=1))
             if share < 0.05:
-                label = str(fold["test_start"].date())
-                expected.add(f"{name} did not learn on fold {label}: its weights stay within ")
-    flagged = {
-        line[2 : line.index("within ") + 7]
-        for line in text.splitlines()
-        if "did not learn on fold" in line and line.startswith("- ")
-    }
+                expected.setdefault(name, []).append(str(fold["test_start"].date()))
+    flagged = {}
+    for line in text.splitlines():
+        match = re.match(r"- (\S+) did not learn on folds? ([^:]+): its weights stay", line)
+        if match:
+            flagged[match[1]] = match[2].split(", ")
+    assert expected  # two epochs leave this network within about 1-4% of equal weight
     assert flagged == expected
     # a baseline is never flagged, however close to equal weight
     assert "- equal_weight did not learn" not in text
