@@ -54,17 +54,25 @@ class Findings:
 
     significance: pd.DataFrame
     significance_reason: str | None
+    intervals: pd.DataFrame | None = None
     fold_labels: list[str] = field(default_factory=list)
     distance: pd.DataFrame | None = None
     not_learned: list[str] = field(default_factory=list)
 
 
 def find(result: SuiteResult) -> Findings:
-    """Significance, fold labels and the networks that stayed at equal weight."""
-    from deepalloc.reporting.verdicts import significance_or_reason
+    """Significance, Sharpe intervals, fold labels and the networks that stayed at
+    equal weight."""
+    from deepalloc.reporting.verdicts import sharpe_intervals, significance_or_reason
 
     table, reason = significance_or_reason(result)
     findings = Findings(table, reason)
+    try:
+        findings.intervals = sharpe_intervals(
+            result.backtests, periods_per_year=result.periods_per_year
+        )
+    except (ValueError, ArithmeticError):  # too few dates, a constant series
+        findings.intervals = None
     if result.fold_tables and len(result.folds):
         findings.fold_labels = fold_views.fold_labels(result.folds)
         rows = fold_views.network_rows(result.seed_runs, list(result.weights))

@@ -112,9 +112,10 @@ def _figure_makers(
     from deepalloc.reporting import verdicts
 
     makers: dict[str, Callable[[], Figure]] = {}
-    if findings.significance_reason is None:
+    intervals = findings.intervals
+    if intervals is not None:
         makers["sharpe_intervals.png"] = lambda: visualize.sharpe_intervals(
-            verdicts.sharpe_intervals(result.backtests, periods_per_year=result.periods_per_year),
+            intervals,
             benchmark=EQUAL_WEIGHT,
             seeds=verdicts.seed_spreads(result),
             paths=verdicts.path_spreads(result),

@@ -24,13 +24,15 @@ from deepalloc.evaluation.strategies import ensemble_name
 def significance_or_reason(
     result: SuiteResult, benchmark: str = EQUAL_WEIGHT
 ) -> tuple[pd.DataFrame, str | None]:
-    """The suite's significance table, or an empty one and the reason it has none."""
+    """The suite's significance table, or an empty one and the reason it has none (too
+    few dates, a degenerate series: the error is named in the reason, and the report
+    says so at the top instead of failing)."""
     if len(result.table) < 2:
         return pd.DataFrame(), f"only {benchmark} ran: there is nothing to compare it with"
     try:
         return result.significance(benchmark), None
-    except ValueError as error:
-        return pd.DataFrame(), f"the significance tests could not be computed ({error})"
+    except (ValueError, ArithmeticError) as error:
+        return pd.DataFrame(), (f"they could not be computed ({type(error).__name__}: {error})")
 
 
 def reading_note(table: pd.DataFrame, benchmark: str = EQUAL_WEIGHT) -> str:

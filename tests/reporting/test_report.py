@@ -145,6 +145,18 @@ def test_cpcv_report(cpcv_suite, tmp_path):
     np.testing.assert_allclose(paths, cpcv_suite.path_tables, rtol=1e-12)
 
 
+def test_a_report_without_significance_says_why(cpcv_suite, tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise ValueError("backtests: expected at least 3 common dates, got 2")
+
+    monkeypatch.setattr(type(cpcv_suite), "significance", fail)
+    index = report(cpcv_suite, tmp_path / "r")
+    verdict = _section(index.read_text(), "Verdict")
+    assert "No significance tests: they could not be computed (ValueError: backtests" in verdict
+    assert not (tmp_path / "r" / "significance.csv").exists()
+    assert (tmp_path / "r" / "sharpe_intervals.png").exists()
+
+
 # --- atomic writes -------------------------------------------------------------------
 
 

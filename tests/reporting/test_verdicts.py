@@ -80,4 +80,14 @@ def test_significance_or_reason(suite):
     short = backtest(weights, suite.backtests["equal_weight"].holdings.iloc[:3] * 0 + 0.01)
     tiny = dataclasses.replace(suite, backtests={"equal_weight": short, "other": short})
     table, reason = verdicts.significance_or_reason(tiny)
-    assert table.empty and reason.startswith("the significance tests could not be computed")
+    assert table.empty and reason.startswith("they could not be computed (")
+
+
+def test_a_failing_test_is_stated_not_raised(suite, monkeypatch):
+    def divide(*args, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(type(suite), "significance", divide)
+    table, reason = verdicts.significance_or_reason(suite)
+    assert table.empty
+    assert reason == ("they could not be computed (ZeroDivisionError: float division by zero)")
