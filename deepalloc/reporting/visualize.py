@@ -75,7 +75,10 @@ def _stack(ax: Axes, frame: pd.DataFrame) -> None:
             poly.set_hatch(hatch)
             poly.set_edgecolor((1.0, 1.0, 1.0, 0.6))
     ax.set_ylim(0, max(1.0, float(frame.sum(axis=1).max())))
-    ax.legend(
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(  # top to bottom, as stacked
+        handles[::-1],
+        labels[::-1],
         loc="center left",
         bbox_to_anchor=(1.0, 0.5),
         fontsize="x-small",

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 import deepalloc.reporting.report as report_module
 from deepalloc.report import report
+from deepalloc.reporting import content
 
 PNGS = ["sharpe_intervals.png", "equity_curves.png", "drawdowns.png", "metrics_table.png"]
 
@@ -132,6 +133,17 @@ def test_index_html_matches_the_markdown(suite, report_dir, check_html):
     assert "inverse &lt;vol&gt; &amp; co" in page and "inverse <vol>" not in page
     assert page.index("Verdict") < page.index("Settings") < page.index("Per fold")
     assert page.index("Per fold") < page.index("Training")
+
+
+def test_the_training_figure_labels_folds_by_their_test_start(suite):
+    findings = content.find(suite)
+    labels = [str(pd.Timestamp(d).date()) for d in suite.folds["test_start"]]
+    assert findings.fold_labels == labels
+    slugs = report_module._slugs(list(suite.backtests))
+    makers = report_module._figure_makers(suite, findings, slugs)
+    (panel,) = [ax for ax in makers["training_curves.png"]().axes if ax.get_visible()]
+    legend = [t.get_text() for t in panel.get_legend().get_texts()]
+    assert legend == [*labels, "training", "validation"]
 
 
 def test_cpcv_report(cpcv_suite, tmp_path):

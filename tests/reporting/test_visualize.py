@@ -56,7 +56,7 @@ def test_held_weights_draws_the_backtest_holdings_and_its_trades(suite):
     polys, tops = _stack_tops(top, res.holdings.index)
     assert len(polys) == res.holdings.shape[1]
     labels = [t.get_text() for t in top.get_legend().get_texts()]
-    assert labels == [str(c) for c in res.holdings.columns]
+    assert labels == [str(c) for c in res.holdings.columns][::-1]  # top of the stack first
     # each area's top edge is the cumulative sum of the holdings up to its asset
     cumulative = res.holdings.cumsum(axis=1).to_numpy()
     for k, edge in enumerate(tops):
@@ -84,7 +84,7 @@ def test_weights_area_tells_25_assets_apart():
     assert [p.get_hatch() or "" for p in polys][:20] == [""] * 20
     assert all(p.get_hatch() for p in polys[20:])
     legend = ax.get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == list(weights.columns)
+    assert [t.get_text() for t in legend.get_texts()] == list(weights.columns)[::-1]
 
 
 def test_training_curves_one_panel_per_network_with_labelled_folds(suite):
