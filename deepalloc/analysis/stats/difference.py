@@ -238,12 +238,15 @@ def sharpe_difference_test(
     elif block is None or boots is None:
         se = _ledoit_wolf(x, y) if method == "ledoit_wolf" else _jobson_korkie_memmel(x, y)
         half = float(norm.ppf(0.5 + level / 2.0)) * se
-        p = float(2.0 * norm.sf(abs(diff) / se))
+        p = float(2.0 * norm.sf(abs(diff) / se)) if se > 0 else float(diff == 0)
     else:
         chunks = index_chunks(as_generator(seed), n, boots, float(block), "circular")
         se, d_star = studentized_bootstrap(x, y, chunks, block)
         half = float(np.quantile(d_star, level)) * se
-        p = float((np.sum(d_star >= abs(diff) / se) + 1) / (boots + 1))
+        if se > 0:
+            p = float((np.sum(d_star >= abs(diff) / se) + 1) / (boots + 1))
+        else:
+            p = float(diff == 0)
     return SharpeDifference(
         difference=diff,
         standard_error=se,

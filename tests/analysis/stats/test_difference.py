@@ -228,3 +228,14 @@ def test_alignment_and_validation(sp500_pair):
     with pytest.raises(TypeError, match="seed"):
         sharpe_difference_test(a, b, method="bootstrap", seed=1.5)  # type: ignore[arg-type]
     assert isinstance(a.index, pd.DatetimeIndex)
+
+
+def test_a_zero_standard_error_gives_a_defined_answer():
+    # a copy that differs from the benchmark only by rounding: no division by zero
+    rng = np.random.default_rng(5)
+    b = rng.normal(0.0005, 0.01, 500)
+    a = b * (1 + 1e-16)
+    for method in ("ledoit_wolf", "jobson_korkie_memmel"):
+        result = sharpe_difference_test(a, b, method=method)
+        assert np.isfinite(result.p_value) and 0.0 <= result.p_value <= 1.0
+        assert result.ci_low <= result.difference <= result.ci_high
