@@ -15,11 +15,12 @@ import torch
 from torch import nn
 
 from deepalloc._checks import check_feasible_cap, check_ndim
+from deepalloc._recording import Recorded
 from deepalloc.allocators import MinVarianceAllocator, RiskBudgetingAllocator
 from deepalloc.functional.risk import SHRINK_TARGETS, covariance, matrix_sqrt, shrink
 
 
-class Baseline(nn.Module):
+class Baseline(Recorded, nn.Module):
     """Shared input handling: pick the returns channel, check shapes."""
 
     def __init__(self, returns_channel: int = 0):

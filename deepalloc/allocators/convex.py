@@ -60,6 +60,7 @@ from diffcp import SolverError as DiffcpSolverError
 from torch import nn
 
 from deepalloc._checks import check_choice, check_finite, check_positive_int
+from deepalloc._recording import Recorded
 from deepalloc.allocators.convex_inputs import layer_inputs, parse_inputs
 from deepalloc.allocators.convex_problems import (
     CLARABEL_ARGS,
@@ -95,7 +96,7 @@ _DERIVATIVE_ARGS = ("mode", "n_jobs_forward", "n_jobs_backward")
 Builder = Callable[[cp.Variable, Mapping[str, cp.Parameter]], cp.Problem]
 
 
-class ConvexAllocator(nn.Module):
+class ConvexAllocator(Recorded, nn.Module):
     """A differentiable convex allocation layer.
 
     Parameters

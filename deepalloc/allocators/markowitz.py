@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from deepalloc._checks import check_feasible_cap, check_finite, check_ndim, check_same_size
+from deepalloc._recording import Recorded
 from deepalloc.allocators.qp import MeanVarianceFunction, QPSettings, solve_box_qp
 
 LEVERAGE_SLACK = 1e-9
@@ -103,7 +104,7 @@ def gross_leverage_split(
     return uv[:, :n] - uv[:, n:]
 
 
-class MarkowitzAllocator(nn.Module):
+class MarkowitzAllocator(Recorded, nn.Module):
     """Differentiable long-only (or long-short) mean-variance portfolios.
 
     Parameters

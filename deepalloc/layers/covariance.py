@@ -7,6 +7,7 @@ from torch import nn
 
 from deepalloc._channels import ChannelSpec, ReadsReturns
 from deepalloc._checks import check_choice, check_ndim
+from deepalloc._recording import Recorded
 from deepalloc.functional.risk import (
     SHRINK_TARGETS,
     covariance,
@@ -16,7 +17,7 @@ from deepalloc.functional.risk import (
 )
 
 
-class CovarianceEstimator(ReadsReturns, nn.Module):
+class CovarianceEstimator(ReadsReturns, Recorded, nn.Module):
     """Sample covariance of each sample's window, optionally shrunk, optionally rooted.
 
     Parameters

@@ -18,6 +18,7 @@ from torch import nn
 
 from deepalloc._channels import ChannelSpec
 from deepalloc._checks import check_ndim
+from deepalloc._recording import Recorded
 from deepalloc.layers import CovarianceEstimator
 
 MEAN_VARIANCE_INPUTS = ("mu", "cov_sqrt", "gamma", "alpha")
@@ -105,7 +106,7 @@ def make_head(allocator: nn.Module, n_features: int, **mean_variance: object) ->
     return ScoreHead(n_features, allocator)
 
 
-class AllocationNetwork(nn.Module):
+class AllocationNetwork(Recorded, nn.Module):
     """``weights = head(body(x), x)``.
 
     Parameters
