@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from deepalloc._files import atomic_writer
+
 if TYPE_CHECKING:
     from deepalloc.config import Suite
     from deepalloc.evaluation import SuiteResult
@@ -33,7 +35,44 @@ def _print_plan(suite: Suite) -> None:
     )
 
 
-def _run_suite(suite: Suite, progress: bool) -> int:
+def _final(suite: Suite, n_folds: int) -> None:
+    """Train every network on all data, save it, and write tomorrow's weights."""
+    import re
+
+    from deepalloc.evaluation.final import train_final
+    from deepalloc.models import save
+
+    final = train_final(
+        suite.windows,
+        suite.strategies,
+        val_size=suite.final_val_size,
+        train_size=suite.final_train_size,
+        seed=suite.seed,
+        seeds=suite.seeds,
+        fold_index=n_folds,
+    )
+    models = suite.output / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    for run, network in final.networks.items():
+        metadata = {
+            "strategy": run,
+            "trained_through": str(final.decision_date.date()),
+            "val_size": suite.final_val_size,
+        }
+        path = models / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', run)}.pt"
+        save(network, path, windows=suite.windows, metadata=metadata)
+    table = final.weights.copy()
+    table.insert(0, "date", final.holding_date.date().isoformat())
+    latest = suite.output / "latest_weights.csv"
+    with atomic_writer(latest, "w") as file:
+        table.to_csv(file)
+    print(
+        f"final models: {models}; weights decided at the close of "
+        f"{final.decision_date.date()} to hold from {final.holding_date.date()}: {latest}"
+    )
+
+
+def _run_suite(suite: Suite, progress: bool, final: bool = False) -> int:
     from deepalloc.evaluation import NetworkStrategy, run_suite
     from deepalloc.reporting.report import report
 
@@ -58,6 +97,8 @@ def _run_suite(suite: Suite, progress: bool) -> int:
     for line in verdict_lines(result):
         print(line)
     index = report(result, suite.output)
+    if final:
+        _final(suite, len(result.folds))
     columns = [
         "annualized_return",
         "annualized_volatility",
@@ -121,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         print(f"{args.config}: valid; nothing trained (--check)")
         return 0
-    return _run_suite(suite, progress=not args.no_progress)
+    return _run_suite(suite, progress=not args.no_progress, final=args.final)
 
 
 def _read_weights(path: str) -> pd.DataFrame:
@@ -211,4 +252,30 @@ def backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["CommandError", "backtest", "demo", "run"]
+def predict(args: argparse.Namespace) -> int:
+    """``deepalloc predict MODEL PRICES.csv``: a saved model's weights for a date."""
+    from deepalloc.data import prices_to_returns
+    from deepalloc.models import ModelFileError, holding_date, latest_weights, load
+
+    try:
+        model = load(args.model)
+    except ModelFileError as err:
+        raise CommandError(str(err)) from None
+    prices = _read_prices(args.prices)
+    try:
+        weights = latest_weights(model, prices_to_returns(prices), date=args.date)
+    except (ValueError, TypeError) as err:
+        raise CommandError(f"prices {args.prices}: {err}") from None
+    name = str(model.metadata.get("strategy", Path(args.model).stem))
+    table = weights.to_frame(name).T.rename_axis("strategy")
+    table.insert(0, "date", holding_date(weights.name).date().isoformat())
+    if args.output is None:
+        print(table.to_csv(), end="")
+    else:
+        with atomic_writer(args.output, "w") as file:
+            table.to_csv(file)
+        print(f"{name}: weights decided at the close of {weights.name.date()}: {args.output}")
+    return 0
+
+
+__all__ = ["CommandError", "backtest", "demo", "predict", "run"]

@@ -130,7 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--check", action="store_true", help="check the configuration and data, train nothing"
     )
+    run.add_argument(
+        "--final",
+        action="store_true",
+        help="then train every network on all data, save it under <output>/models and write "
+        "<output>/latest_weights.csv (every strategy's weights for the day after the last date)",
+    )
     run.set_defaults(func=commands.run)
+    pr = sub.add_parser("predict", help="weights of a saved model for the latest (or a given) date")
+    pr.add_argument("model", type=_existing_file, help="a model file (deepalloc run --final)")
+    pr.add_argument(
+        "prices", type=_existing_file, help="CSV: first column dates, then one column per asset"
+    )
+    pr.add_argument("--date", default=None, help="decision date (default: the last price date)")
+    pr.add_argument("--output", default=None, help="write the weights to this CSV file")
+    pr.set_defaults(func=commands.predict)
     bt = sub.add_parser("backtest", help="backtest a weights CSV against a prices CSV")
     bt.add_argument(
         "weights", type=_existing_file, help="CSV: first column dates, then one column per asset"

@@ -87,6 +87,8 @@ class Suite:
     output: Path
     seeds: int = 1
     cache_dir: Path | None = None
+    final_val_size: int | float = 0
+    final_train_size: int | str | None = None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -182,6 +184,13 @@ def _folds(split: Mapping[str, Any], windows: Windows) -> list[Fold]:
             f"{windows.timestamps[0].date()} to {windows.timestamps[-1].date()})",
             where=f"[split]{key}",
         ) from err
+
+
+def _final_val_size(split: Mapping[str, Any]) -> int | float:
+    """The validation block of the final training on all data, as the folds had one."""
+    if split["scheme"] == "holdout":
+        return 0.1 if split["val"] is None else split["val"]
+    return 0 if split["val_size"] is None else split["val_size"]
 
 
 def _check_lag(lag: int, windows: Windows, folds: list[Fold], returns: pd.DataFrame) -> None:
@@ -320,6 +329,8 @@ def build_suite(
         output=folder,
         seeds=spec["training"]["seeds"],
         cache_dir=folder / "cache" if out["cache"] else None,
+        final_val_size=_final_val_size(spec["split"]),
+        final_train_size=spec["split"]["train_size"],
     )
 
 

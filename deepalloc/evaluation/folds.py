@@ -13,7 +13,12 @@ import pandas as pd
 import torch
 
 from deepalloc.data import Fold, WindowLoader, Windows
-from deepalloc.evaluation.strategies import BaselineStrategy, Strategy, seed_run_name
+from deepalloc.evaluation.strategies import (
+    BaselineStrategy,
+    NetworkStrategy,
+    Strategy,
+    seed_run_name,
+)
 from deepalloc.training import fit, predict
 
 
@@ -95,10 +100,26 @@ def prediction_index(windows: Windows, indices: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.concat(frames).index)
 
 
+def train_network(
+    strategy: NetworkStrategy, windows: Windows, fold: Fold, seed: int
+) -> tuple[torch.nn.Module, pd.DataFrame]:
+    """Build ``strategy``'s network under ``seed`` and fit it on the fold's training block
+    (early stopping on its validation block when it has one): the network and its history."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = strategy.build(windows.data.shape[0], windows.data.shape[1], windows.lookback)
+    options = copy.deepcopy(strategy.fit_options)
+    batch_size = options.pop("batch_size", 32)
+    options.setdefault("progress", False)
+    train = WindowLoader(windows, fold.train, batch_size=batch_size, shuffle=True, generator=seed)
+    val = WindowLoader(windows, fold.val, batch_size=256) if len(fold.val) else None
+    result = fit(network, strategy.loss, train, val_loader=val, seed=seed, **options)
+    return result.network, result.history
+
+
 def run_fold(job: FoldJob) -> FoldOutput:
     """Weights of every strategy (each network for every seed) on the fold's test dates."""
     windows, fold = job.windows, job.fold
-    n_channels, n_assets = windows.data.shape[0], windows.data.shape[1]
     out = FoldOutput(job.index, {})
     with fold_threads(job.threads):
         for position, strategy in enumerate(job.strategies):
@@ -108,19 +129,9 @@ def run_fold(job: FoldJob) -> FoldOutput:
             for k in range(job.seeds):
                 run = seed_run_name(strategy.name, k, job.seeds)
                 seed = training_seed(job.seed, job.index, position, k)
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
-                    network = strategy.build(n_channels, n_assets, windows.lookback)
-                options = copy.deepcopy(strategy.fit_options)
-                batch_size = options.pop("batch_size", 32)
-                options.setdefault("progress", False)
-                train = WindowLoader(
-                    windows, fold.train, batch_size=batch_size, shuffle=True, generator=seed
-                )
-                val = WindowLoader(windows, fold.val, batch_size=256) if len(fold.val) else None
-                result = fit(network, strategy.loss, train, val_loader=val, seed=seed, **options)
-                out.histories.append(result.history.assign(strategy=run, fold=job.index, seed=k))
-                out.weights[run] = _predict_blocks(result.network, windows, fold.test)
+                network, history = train_network(strategy, windows, fold, seed)
+                out.histories.append(history.assign(strategy=run, fold=job.index, seed=k))
+                out.weights[run] = _predict_blocks(network, windows, fold.test)
                 out.states[run] = {
                     name: t.detach().cpu().clone() for name, t in network.state_dict().items()
                 }

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
+from deepalloc.baselines import EqualWeight
 from deepalloc.losses import Loss
 
 EQUAL_WEIGHT = "equal_weight"
@@ -60,3 +61,18 @@ def seed_run_name(name: str, seed_index: int, seeds: int) -> str:
 def ensemble_name(name: str) -> str:
     """The name of a network's ensemble (weights averaged across seeds)."""
     return f"{name}:ensemble"
+
+
+def with_equal_weight(strategies: Sequence[Strategy]) -> list[Strategy]:
+    """The strategies, checked (unique names without ``:``), with equal weight added when
+    absent: every suite compares with it."""
+    names = [s.name for s in strategies]
+    if len(set(names)) != len(names):
+        raise ValueError(f"strategies: expected unique names, got {names}")
+    reserved = [n for n in names if ":" in n]
+    if reserved:
+        raise ValueError(f"strategies: expected names without ':' (it marks seeds), got {reserved}")
+    out = list(strategies)
+    if EQUAL_WEIGHT not in names:
+        out.append(BaselineStrategy(EQUAL_WEIGHT, EqualWeight()))
+    return out

@@ -22,7 +22,6 @@ import pandas as pd
 
 from deepalloc.analysis import metrics
 from deepalloc.analysis.backtest import BacktestResult, backtest
-from deepalloc.baselines import EqualWeight
 from deepalloc.data import Fold, Windows, make_windows
 from deepalloc.data.cpcv import BacktestPath
 from deepalloc.evaluation.cache import FoldCache
@@ -30,12 +29,11 @@ from deepalloc.evaluation.folds import FoldJob, FoldOutput, run_fold
 from deepalloc.evaluation.parallel import Backend, map_folds
 from deepalloc.evaluation.results import SuiteResult, fold_table, summary_table
 from deepalloc.evaluation.strategies import (
-    EQUAL_WEIGHT,
-    BaselineStrategy,
     NetworkStrategy,
     Strategy,
     ensemble_name,
     seed_run_name,
+    with_equal_weight,
 )
 
 
@@ -192,19 +190,6 @@ def _data_settings(
     }
 
 
-def _checked_strategies(strategies: Sequence[Strategy]) -> list[Strategy]:
-    names = [s.name for s in strategies]
-    if len(set(names)) != len(names):
-        raise ValueError(f"strategies: expected unique names, got {names}")
-    reserved = [n for n in names if ":" in n]
-    if reserved:
-        raise ValueError(f"strategies: expected names without ':' (it marks seeds), got {reserved}")
-    out = list(strategies)
-    if EQUAL_WEIGHT not in names:
-        out.append(BaselineStrategy(EQUAL_WEIGHT, EqualWeight()))
-    return out
-
-
 def run_suite(
     windows: Windows | pd.DataFrame,
     strategies: Sequence[Strategy],
@@ -282,7 +267,7 @@ def run_suite(
     folds = folds(windows) if callable(folds) else folds
     if not folds:
         raise ValueError("folds: expected at least one fold, got none")
-    strategies = _checked_strategies(strategies)
+    strategies = with_equal_weight(strategies)
     jobs = [
         FoldJob(windows, fold, i, strategies, seed, seeds, threads_per_fold)
         for i, fold in enumerate(folds)
