@@ -136,6 +136,38 @@ def _trade_schedule(
     return points, latest
 
 
+def trade_schedule(
+    decision_dates: pd.DatetimeIndex,
+    returns: pd.DataFrame,
+    *,
+    rebalance: str | None = None,
+    lag: int = 0,
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """When :func:`backtest` trades, and which decision each trade carries out.
+
+    Parameters
+    ----------
+    decision_dates
+        Sorted decision dates (return dates, or one date before the first of them).
+    returns, rebalance, lag
+        As for :func:`backtest`.
+
+    Returns
+    -------
+    trade_dates
+        The dates of the trades, sorted.
+    decisions
+        For each trade, the position in ``decision_dates`` of the decision it trades to.
+    """
+    check_scalars(lag=lag, leverage=1.0, initial_value=1.0)
+    frame = pd.DataFrame(index=pd.DatetimeIndex(decision_dates))
+    dates, _, positions = _calendar(frame, returns)
+    if (positions < 0).any():
+        raise ValueError("decision_dates: expected return dates (or one date before them)")
+    trade_at, traded = _trade_schedule(positions + lag, dates, rebalance)
+    return dates[trade_at], traded
+
+
 def backtest(
     weights: pd.DataFrame,
     returns: pd.DataFrame,
@@ -213,4 +245,5 @@ def backtest(
 __all__ = [
     "BacktestResult",
     "backtest",
+    "trade_schedule",
 ]

@@ -44,7 +44,8 @@ class FoldOutput:
     index
         Fold index.
     weights
-        Run name -> weights on the fold's test decision dates (date x asset).
+        Run name -> weights on the fold's test decision dates (date x asset); absent
+        for holdings-aware networks, which decide along the suite's whole path.
     histories
         Training histories (``strategy``, ``fold`` columns added).
     states
@@ -131,7 +132,10 @@ def run_fold(job: FoldJob) -> FoldOutput:
                 seed = training_seed(job.seed, job.index, position, k)
                 network, history = train_network(strategy, windows, fold, seed)
                 out.histories.append(history.assign(strategy=run, fold=job.index, seed=k))
-                out.weights[run] = _predict_blocks(network, windows, fold.test)
+                if not getattr(network, "holdings_aware", False):
+                    # a holdings-aware network decides along the suite's one portfolio,
+                    # after every fold is trained (deepalloc.evaluation.holdings)
+                    out.weights[run] = _predict_blocks(network, windows, fold.test)
                 out.states[run] = {
                     name: t.detach().cpu().clone() for name, t in network.state_dict().items()
                 }

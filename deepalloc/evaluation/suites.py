@@ -18,7 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from torch import nn
 
 from deepalloc.analysis import metrics
 from deepalloc.analysis.backtest import BacktestResult, backtest
@@ -26,6 +28,7 @@ from deepalloc.data import Fold, Windows, make_windows
 from deepalloc.data.cpcv import BacktestPath
 from deepalloc.evaluation.cache import FoldCache
 from deepalloc.evaluation.folds import FoldJob, FoldOutput, run_fold
+from deepalloc.evaluation.holdings import holdings_aware_weights
 from deepalloc.evaluation.parallel import Backend, map_folds
 from deepalloc.evaluation.results import SuiteResult, fold_table, summary_table
 from deepalloc.evaluation.strategies import (
@@ -73,11 +76,15 @@ def _assemble(
     pieces: Sequence[tuple[FoldOutput, pd.DatetimeIndex | None]],
     names: Sequence[str],
     seed_runs: dict[str, list[str]],
+    along_path: dict[str, pd.DataFrame],
 ) -> dict[str, pd.DataFrame]:
     """Weights of every row over the pieces (a fold's weights, or its rows on given
-    dates), in date order; with several seeds, each network gains an ensemble row."""
+    dates), in date order, or as decided along the path (holdings-aware networks); with
+    several seeds, each network gains an ensemble row."""
     weights = {
-        n: pd.concat(
+        n: along_path[n]
+        if n in along_path
+        else pd.concat(
             [out.weights[n] if at is None else out.weights[n].loc[at] for out, at in pieces]
         ).sort_index()
         for n in names
@@ -137,6 +144,25 @@ class _Trading:
             for name, w in weights.items()
         }
 
+    def along_path(
+        self,
+        pieces: Sequence[tuple[np.ndarray, int]],
+        networks: dict[str, list[nn.Module]],
+        windows: Windows,
+    ) -> dict[str, pd.DataFrame]:
+        """Holdings-aware networks' weights along one path: ``(samples, fold)`` pieces in
+        time order, each decided by that fold's network, holdings carried throughout."""
+        return {
+            run: holdings_aware_weights(
+                [(samples, nets[fold]) for samples, fold in pieces],
+                windows,
+                self.returns,
+                rebalance=self.rebalance,
+                lag=self.lag,
+            )
+            for run, nets in networks.items()
+        }
+
     def describe(self, backtests: dict[str, BacktestResult]) -> dict[str, object]:
         """The settings a report states."""
         first = next(iter(backtests.values())).returns
@@ -147,6 +173,28 @@ class _Trading:
             "leverage": self.leverage,
             "periods_per_year": self.periods_per_year or metrics.infer_periods_per_year(first),
         }
+
+
+def _holdings_aware(
+    strategies: Sequence[Strategy], seeds: int, outputs: Sequence[FoldOutput], windows: Windows
+) -> dict[str, list[nn.Module]]:
+    """Run name -> its trained network in every fold, for holdings-aware networks."""
+    shape = (windows.data.shape[0], windows.data.shape[1], windows.lookback)
+    found: dict[str, list[nn.Module]] = {}
+    for s in strategies:
+        if not isinstance(s, NetworkStrategy):
+            continue
+        for k in range(seeds):
+            run = seed_run_name(s.name, k, seeds)
+            if run in outputs[0].weights:
+                continue  # predicted fold by fold
+            nets = []
+            for out in outputs:
+                net = s.build(*shape)
+                net.load_state_dict(out.states[run])
+                nets.append(net)
+            found[run] = nets
+    return found
 
 
 def _path_pieces(
@@ -276,12 +324,22 @@ def run_suite(
     outputs = map_folds(functools.partial(_cached_run, folder=folder), jobs, n_jobs, backend)
     names, seed_runs = _rows(strategies, seeds)
     trading = _Trading(returns, costs_bps, rebalance, lag, leverage, periods_per_year)
+    aware = _holdings_aware(strategies, seeds, outputs, windows)
     if paths is None:
-        weights = _assemble([(out, None) for out in outputs], names, seed_runs)
+        along = trading.along_path([(f.test, i) for i, f in enumerate(folds)], aware, windows)
+        weights = _assemble([(out, None) for out in outputs], names, seed_runs, along)
         backtests = trading.backtests(weights)
         table, path_tables = summary_table(backtests, periods_per_year), None
     else:
-        per_path = [_assemble(_path_pieces(p, outputs, windows), names, seed_runs) for p in paths]
+        per_path = [
+            _assemble(
+                _path_pieces(p, outputs, windows),
+                names,
+                seed_runs,
+                trading.along_path([(s, f) for f, s in p.pieces()], aware, windows),
+            )
+            for p in paths
+        ]
         path_backtests = [trading.backtests(w) for w in per_path]
         path_tables = pd.concat(
             {p: summary_table(b, periods_per_year) for p, b in enumerate(path_backtests)},
