@@ -141,6 +141,11 @@ TRAINING_KEYS: dict[str, Key] = {
     "patience": Key(integer(1), 4, "epochs without validation improvement before stopping"),
     "batch_size": Key(integer(1), 64, "samples per gradient step"),
     "loss": Key(choice(LOSSES), "sharpe", "training objective"),
+    "costs_bps": Key(number(0), 0.0, "trading costs charged in training (sequential, after costs)"),
+    "holdings_aware": Key(boolean(), False, "the network sees what it holds (sequential training)"),
+    "run_length": Key(integer(1), 12, "decisions per sequential training run"),
+    "stride": Key(integer(1), None, "samples between sequential decisions (default: horizon)"),
+    "truncate_every": Key(integer(1), None, "backpropagate through this many decisions at most"),
 }
 
 SUITE_SCHEMA: tuple[Section, ...] = (

@@ -36,7 +36,12 @@ from deepalloc.data import (
     walk_forward_folds,
 )
 from deepalloc.datasets import load_factor_etfs, load_sp500, read_prices
-from deepalloc.evaluation import BaselineStrategy, NetworkStrategy, Strategy
+from deepalloc.evaluation import (
+    BaselineStrategy,
+    NetworkStrategy,
+    SequentialTraining,
+    Strategy,
+)
 from deepalloc.training import EarlyStopping
 
 DEMO_CONFIG: dict[str, Any] = {
@@ -236,7 +241,7 @@ def _network(
                 where=f"{where}.max_weight",
             ) from None
     opts = {k: training[k] if spec[k] is None else spec[k] for k in TRAINING_KEYS}
-    build = network_builder(spec)
+    build = network_builder(spec, holdings_aware=opts["holdings_aware"])
     with torch.random.fork_rng(devices=[]):
         model = build(len(windows.channels), n_assets, windows.lookback)
     _dry_run(model, windows, where)
@@ -246,7 +251,39 @@ def _network(
         "early_stopping": EarlyStopping(patience=opts["patience"]),
         "batch_size": opts["batch_size"],
     }
-    return NetworkStrategy(spec["name"], build, LOSSES[opts["loss"]](), options)
+    sequential = None
+    if opts["holdings_aware"] or opts["costs_bps"] > 0:
+        sequential = SequentialTraining(
+            run_length=opts["run_length"],
+            stride=opts["stride"],
+            costs_bps=opts["costs_bps"],
+            truncate_every=opts["truncate_every"],
+            batch_size=max(1, opts["batch_size"] // opts["run_length"]),
+        )
+    return NetworkStrategy(spec["name"], build, LOSSES[opts["loss"]](), options, sequential)
+
+
+def _check_sequential(strategies: list[Strategy], folds: list[Fold], windows: Windows) -> None:
+    """Sequential training needs its stride within the horizon and its runs within the
+    smallest training block."""
+    for i, s in enumerate(strategies):
+        if not isinstance(s, NetworkStrategy) or s.sequential is None:
+            continue
+        stride = s.sequential.stride or windows.horizon
+        if stride > windows.horizon:
+            raise ConfigError(
+                f"expected a stride of at most the horizon {windows.horizon}, got {stride}",
+                where=f"[[networks]][{i}].stride",
+            )
+        span = (s.sequential.run_length - 1) * stride + 1
+        shortest = min(len(f.train) for f in folds)
+        if span > shortest:
+            raise ConfigError(
+                f"expected runs of run_length x stride within the shortest training block "
+                f"({shortest} samples), got {s.sequential.run_length} decisions {stride} "
+                f"samples apart ({span} samples)",
+                where=f"[[networks]][{i}].run_length",
+            )
 
 
 def _strategies(spec: Mapping[str, Any], windows: Windows) -> list[Strategy]:
@@ -309,6 +346,7 @@ def build_suite(
         folds = _folds(spec["split"], windows)
         _check_lag(spec["backtest"]["lag"], windows, folds, returns)
         strategies = _strategies(spec, windows)
+        _check_sequential(strategies, folds, windows)
         folder = _output_folder(spec, base, output)
     except ConfigError as err:
         if err.source is None and source is not None:

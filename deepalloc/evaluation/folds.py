@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from deepalloc.data import Fold, WindowLoader, Windows
+from deepalloc.data import Fold, SequentialLoader, WindowLoader, Windows
 from deepalloc.evaluation.strategies import (
     BaselineStrategy,
     NetworkStrategy,
+    SequentialTraining,
     Strategy,
     seed_run_name,
 )
@@ -112,10 +113,41 @@ def train_network(
     options = copy.deepcopy(strategy.fit_options)
     batch_size = options.pop("batch_size", 32)
     options.setdefault("progress", False)
-    train = WindowLoader(windows, fold.train, batch_size=batch_size, shuffle=True, generator=seed)
-    val = WindowLoader(windows, fold.val, batch_size=256) if len(fold.val) else None
+    train: WindowLoader | SequentialLoader
+    val: WindowLoader | SequentialLoader | None
+    if strategy.sequential is None:
+        train = WindowLoader(
+            windows, fold.train, batch_size=batch_size, shuffle=True, generator=seed
+        )
+        val = WindowLoader(windows, fold.val, batch_size=256) if len(fold.val) else None
+    else:
+        train, val = _sequential_loaders(strategy.sequential, windows, fold, seed)
     result = fit(network, strategy.loss, train, val_loader=val, seed=seed, **options)
     return result.network, result.history
+
+
+def _sequential_loaders(
+    settings: SequentialTraining, windows: Windows, fold: Fold, seed: int
+) -> tuple[SequentialLoader, SequentialLoader | None]:
+    """Runs over the training block, and one run over the validation block."""
+    stride = settings.stride or windows.horizon
+    train = SequentialLoader(
+        windows,
+        fold.train,
+        run_length=settings.run_length,
+        stride=stride,
+        batch_size=settings.batch_size,
+        shuffle=True,
+        generator=seed,
+        costs_bps=settings.costs_bps,
+        truncate_every=settings.truncate_every,
+    )
+    val = None
+    if len(fold.val):
+        val = SequentialLoader(
+            windows, fold.val, run_length=None, stride=stride, costs_bps=settings.costs_bps
+        )
+    return train, val
 
 
 def run_fold(job: FoldJob) -> FoldOutput:

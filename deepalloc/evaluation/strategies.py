@@ -15,6 +15,34 @@ EQUAL_WEIGHT = "equal_weight"
 """The name of the equal-weight baseline every suite includes."""
 
 
+@dataclass(frozen=True)
+class SequentialTraining:
+    """Train on contiguous runs of decisions along their after-cost path (see
+    :class:`~deepalloc.data.SequentialLoader`): the network pays for every trade in the
+    loss, and a holdings-aware network sees what it holds.
+
+    Attributes
+    ----------
+    run_length
+        Decisions per run.
+    stride
+        Samples between decisions (``None``: the windows' horizon, so that a decision is
+        held over its target, about the backtest's rebalancing interval).
+    costs_bps
+        Proportional cost of every trade in training, basis points.
+    truncate_every
+        Backpropagate through at most this many consecutive decisions (``None``: the run).
+    batch_size
+        Runs per optimizer step.
+    """
+
+    run_length: int = 12
+    stride: int | None = None
+    costs_bps: float = 0.0
+    truncate_every: int | None = None
+    batch_size: int = 8
+
+
 @dataclass
 class NetworkStrategy:
     """A network trained afresh on every fold (and for every seed).
@@ -33,12 +61,16 @@ class NetworkStrategy:
         Keyword arguments of :func:`deepalloc.training.fit` (``epochs``,
         ``optimizer``, ``early_stopping``, ``callbacks``, ...), copied afresh for every
         fold; ``batch_size`` sets the training batch size.
+    sequential
+        Train sequentially on the after-cost path instead of on independent windows
+        (:class:`SequentialTraining`); the loss then scores each run's path.
     """
 
     name: str
     build: Callable[[int, int, int], nn.Module]
     loss: Loss
     fit_options: dict[str, Any] = field(default_factory=dict)
+    sequential: SequentialTraining | None = None
 
 
 @dataclass

@@ -8,7 +8,7 @@ from torch import nn
 
 from deepalloc.backtest import backtest
 from deepalloc.data import make_windows, synthetic_market, walk_forward_folds
-from deepalloc.evaluation import NetworkStrategy, run_suite
+from deepalloc.evaluation import NetworkStrategy, SequentialTraining, run_suite
 from deepalloc.evaluation.holdings import holdings_aware_weights
 from deepalloc.losses import SharpeLoss
 from deepalloc.networks import DenseNet
@@ -104,8 +104,11 @@ def test_a_suite_carries_holdings_across_folds(data):
         lambda c, a, lb: DenseNet(c, lb, hidden=(8, 4), holdings_aware=True),
         SharpeLoss(),
         {"epochs": 2},
+        sequential=SequentialTraining(run_length=4, stride=5, costs_bps=10.0, batch_size=4),
     )
     result = run_suite(windows32, [strategy], folds, returns=returns, costs_bps=10, rebalance="W")
+    # trained on its after-cost path, validated on one run over the validation block
+    assert set(result.histories.query("split == 'val'")["metric"]) == {"loss"}
     weights = result.weights["aware"]
     assert weights.index.equals(windows32.timestamps[np.concatenate([f.test for f in folds])])
     # the first decision of the second fold saw the holdings the backtest held then, not cash
