@@ -136,6 +136,16 @@ def _trade_schedule(
     return points, latest
 
 
+def holdings_before_trade(result: BacktestResult, returns: pd.DataFrame) -> pd.Series:
+    """Weights held at the backtest's last close before any trade there: the previous
+    close's holdings drifted through the last date's returns, what a decision made at
+    that close trades against (by asset)."""
+    held = result.holdings.iloc[-2] if len(result.holdings) > 1 else result.holdings.iloc[-1] * 0
+    growth = 1.0 + returns.loc[result.holdings.index[-1], held.index]
+    value = (1.0 - float(held.sum())) + float(held @ growth)
+    return held * growth / value
+
+
 def trade_schedule(
     decision_dates: pd.DatetimeIndex,
     returns: pd.DataFrame,
@@ -245,5 +255,6 @@ def backtest(
 __all__ = [
     "BacktestResult",
     "backtest",
+    "holdings_before_trade",
     "trade_schedule",
 ]

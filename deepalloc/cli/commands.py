@@ -35,10 +35,12 @@ def _print_plan(suite: Suite) -> None:
     )
 
 
-def _final(suite: Suite, n_folds: int) -> None:
-    """Train every network on all data, save it, and write tomorrow's weights."""
+def _final(suite: Suite, result: SuiteResult) -> None:
+    """Train every network on all data, save it, and write tomorrow's weights (a
+    holdings-aware network decides from what its walk-forward portfolio holds)."""
     import re
 
+    from deepalloc.analysis.backtest import holdings_before_trade
     from deepalloc.evaluation.final import train_final
     from deepalloc.models import save
 
@@ -49,7 +51,10 @@ def _final(suite: Suite, n_folds: int) -> None:
         train_size=suite.final_train_size,
         seed=suite.seed,
         seeds=suite.seeds,
-        fold_index=n_folds,
+        fold_index=len(result.folds),
+        holdings={
+            name: holdings_before_trade(bt, suite.returns) for name, bt in result.backtests.items()
+        },
     )
     models = suite.output / "models"
     models.mkdir(parents=True, exist_ok=True)
@@ -98,7 +103,7 @@ def _run_suite(suite: Suite, progress: bool, final: bool = False) -> int:
         print(line)
     index = report(result, suite.output)
     if final:
-        _final(suite, len(result.folds))
+        _final(suite, result)
     columns = [
         "annualized_return",
         "annualized_volatility",
@@ -262,8 +267,18 @@ def predict(args: argparse.Namespace) -> int:
     except ModelFileError as err:
         raise CommandError(str(err)) from None
     prices = _read_prices(args.prices)
+    holdings = None
+    if args.holdings is not None:
+        frame = _read_weights(args.holdings)
+        if len(frame) != 1:
+            raise CommandError(
+                f"holdings {args.holdings}: expected one row of weights, got {len(frame)}"
+            )
+        holdings = frame.iloc[0]
     try:
-        weights = latest_weights(model, prices_to_returns(prices), date=args.date)
+        weights = latest_weights(
+            model, prices_to_returns(prices), date=args.date, holdings=holdings
+        )
     except (ValueError, TypeError) as err:
         raise CommandError(f"prices {args.prices}: {err}") from None
     name = str(model.metadata.get("strategy", Path(args.model).stem))

@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
         "prices", type=_existing_file, help="CSV: first column dates, then one column per asset"
     )
     pr.add_argument("--date", default=None, help="decision date (default: the last price date)")
+    pr.add_argument(
+        "--holdings",
+        type=_existing_file,
+        default=None,
+        help="CSV of the weights held now (one row, one column per asset), for a "
+        "holdings-aware model (default: decide as from cash)",
+    )
     pr.add_argument("--output", default=None, help="write the weights to this CSV file")
     pr.set_defaults(func=commands.predict)
     bt = sub.add_parser("backtest", help="backtest a weights CSV against a prices CSV")

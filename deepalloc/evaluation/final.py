@@ -8,7 +8,7 @@ the data's last date, to hold from the next business day.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,7 @@ from deepalloc.evaluation.strategies import (
     with_equal_weight,
 )
 from deepalloc.models import holding_date
+from deepalloc.models.use import decide_with_holdings
 from deepalloc.training import predict
 
 
@@ -93,6 +94,7 @@ def train_final(
     seeds: int = 1,
     fold_index: int = 0,
     threads: int | None = 1,
+    holdings: Mapping[str, pd.Series] | None = None,
 ) -> FinalRun:
     """Train every network strategy on all of ``windows`` and decide the latest weights.
 
@@ -109,6 +111,10 @@ def train_final(
         Training seeds, as a suite fold with index ``fold_index`` would use them.
     threads
         Torch and BLAS threads while training.
+    holdings
+        Run name -> the weights held at the last close before trading (for example the
+        suite's backtest holdings, drifted through the last date), for holdings-aware
+        networks; a run without them decides as from cash.
     """
     fold = final_fold(windows, val_size=val_size, train_size=train_size)
     latest = windows.without_targets()
@@ -127,7 +133,12 @@ def train_final(
                 seed_k = training_seed(seed, fold_index, position, k)
                 networks[run], history = train_network(strategy, windows, fold, seed_k)
                 histories.append(history.assign(strategy=run, seed=k))
-                rows[run] = predict(networks[run], latest).iloc[-1]
+                held = (holdings or {}).get(run)
+                if getattr(networks[run], "holdings_aware", False) and held is not None:
+                    vector = held.reindex(latest.assets, fill_value=0.0)
+                    rows[run] = decide_with_holdings(networks[run], latest, vector).iloc[-1]
+                else:
+                    rows[run] = predict(networks[run], latest).iloc[-1]
                 runs.append(run)
             if seeds > 1:
                 rows[ensemble_name(strategy.name)] = sum(rows[r] for r in runs) / seeds

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import torch
+from torch import nn
 
-from deepalloc.data import make_windows
+from deepalloc._channels import bind_channels
+from deepalloc.data import Windows, make_windows
 from deepalloc.models.files import SavedModel, inputs_frame
 from deepalloc.training import predict
+from deepalloc.training.predict import placement
 
 
 def holding_date(decision: pd.Timestamp) -> pd.Timestamp:
@@ -16,7 +21,11 @@ def holding_date(decision: pd.Timestamp) -> pd.Timestamp:
 
 
 def latest_weights(
-    model: SavedModel, returns: pd.DataFrame, *, date: str | pd.Timestamp | None = None
+    model: SavedModel,
+    returns: pd.DataFrame,
+    *,
+    date: str | pd.Timestamp | None = None,
+    holdings: pd.Series | None = None,
 ) -> pd.Series:
     """The weights ``model`` decides at the close of ``date`` (default the last date).
 
@@ -29,6 +38,9 @@ def latest_weights(
         must be a column (others are ignored), with no missing values.
     date
         The decision date (a date of ``returns``); default the last one.
+    holdings
+        For a holdings-aware network: the weights held at that close before trading, by
+        asset (assets missing from it are not held); ``None``: decide as from cash.
 
     Returns
     -------
@@ -63,5 +75,33 @@ def latest_weights(
     )
     if model.scaler is not None:
         windows = model.scaler.transform(windows)
-    weights = predict(model.network, windows)
+    if getattr(model.network, "holdings_aware", False) and holdings is not None:
+        held = holdings_vector(holdings, model.assets)
+        weights = decide_with_holdings(model.network, windows, held)
+    else:
+        weights = predict(model.network, windows)
     return weights.iloc[-1].rename(weights.index[-1])
+
+
+def holdings_vector(holdings: pd.Series, assets: list[str]) -> pd.Series:
+    """Holdings by asset in ``assets`` order (absent assets are not held); checked."""
+    unknown = sorted(set(map(str, holdings.index)) - set(assets))
+    if unknown:
+        raise ValueError(f"holdings: expected assets of the model, got unknown {unknown}")
+    values = holdings.set_axis(list(map(str, holdings.index))).reindex(assets, fill_value=0.0)
+    if not np.isfinite(values.to_numpy(dtype=float)).all():
+        raise ValueError("holdings: expected finite weights, got NaN or infinite values")
+    return values.astype(float)
+
+
+def decide_with_holdings(network: nn.Module, windows: Windows, held: pd.Series) -> pd.DataFrame:
+    """Weights of a holdings-aware network on every sample of ``windows``, each decided
+    from the same holdings ``held``."""
+    bind_channels(network.modules(), windows.channels)
+    device, dtype = placement(network, None, None)
+    x = windows.x.to(device, dtype)
+    prev = torch.tensor(held.to_numpy(), dtype=x.dtype, device=x.device).expand(len(x), -1)
+    network.eval()
+    with torch.no_grad():
+        values = network(x, previous_weights=prev).double().cpu().numpy()
+    return pd.DataFrame(values, index=windows.timestamps, columns=windows.assets)

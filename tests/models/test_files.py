@@ -4,6 +4,7 @@ model refuses data without its assets."""
 import json
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -126,3 +127,25 @@ def test_objects_a_file_cannot_hold_are_refused_at_save(tmp_path):
         save(custom, tmp_path / "m.pt", lookback=5, assets=["a"])
     with pytest.raises(ModelFileError, match="network: expected a deepalloc network"):
         save(torch.nn.Linear(2, 2), tmp_path / "m.pt", lookback=5, assets=["a"])
+
+
+def test_a_holdings_aware_model_decides_from_the_holdings_given(returns, tmp_path):
+    from deepalloc.networks import DenseNet
+
+    torch.manual_seed(0)
+    network = DenseNet(1, 40, holdings_aware=True)
+    model = load(save(network, tmp_path / "m.pt", lookback=40, assets=list(returns.columns)))
+    assert model.network.holdings_aware
+    held = pd.Series({"AAPL": 0.6, "KO": 0.4})
+    from_cash = latest_weights(model, returns)
+    from_held = latest_weights(model, returns, holdings=held)
+    assert not np.allclose(from_cash, from_held)
+    x = make_windows(returns.iloc[-40:], lookback=40, horizon=0).x
+    prev = torch.tensor(held.reindex(returns.columns, fill_value=0.0).to_numpy()).float()[None]
+    with torch.no_grad():
+        direct = network.eval()(x, previous_weights=prev)[0].numpy()
+    np.testing.assert_allclose(from_held.to_numpy(), direct, rtol=0, atol=1e-7)
+    with pytest.raises(
+        ValueError, match=r"holdings: expected assets of the model, got unknown \['XYZ'\]"
+    ):
+        latest_weights(model, returns, holdings=pd.Series({"XYZ": 1.0}))
