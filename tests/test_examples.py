@@ -65,3 +65,17 @@ def test_backtest_external(tmp_path):
     table = backtest_external.main(start="2015-01-01", output=str(tmp_path))
     assert (tmp_path / "weights.csv").exists() and (tmp_path / "equity.png").exists()
     assert table.loc["n_trades", "momentum"] > 10
+
+
+def test_significance():
+    from examples import significance
+
+    out = significance.main(
+        start="2018-06-01", first_test="2021-06-01", epochs=1, seeds=2, n_groups=4, n_test_groups=2
+    )
+    verdicts = out["verdicts"]
+    assert any(v.startswith("tcn_softmax:ensemble vs equal_weight: Sharpe ") for v in verdicts)
+    table = out["significance"]
+    assert (table["holm_p_value"] >= table["p_value"] - 1e-12).all()
+    assert out["path_sharpe"].shape[0] == 3  # C(4, 2) * 2 / 4 paths
+    assert list(out["seed_summary"].index.get_level_values(0).unique()) == ["tcn_softmax"]
