@@ -224,5 +224,6 @@ class MinVarianceAllocator(MarkowitzAllocator):
     ) -> torch.Tensor:
         """Covariance square roots (batch, asset, asset) -> weights (batch, asset)."""
         check_ndim("cov_sqrt", cov_sqrt, 3, "batch, asset, asset")
+        check_finite("cov_sqrt", cov_sqrt)
         mu = torch.zeros(cov_sqrt.shape[:2], dtype=cov_sqrt.dtype, device=cov_sqrt.device)
         return super().forward(mu, cov_sqrt, 1.0, alpha)
