@@ -71,7 +71,7 @@ DEMO_CONFIG: dict[str, Any] = {
         {"name": "inverse_volatility", "type": "inverse_volatility"},
         {"name": "minimum_variance", "type": "minimum_variance"},
     ],
-    "output": {"path": "deepalloc-report", "seed": 0, "n_jobs": 1},
+    "output": {"path": "deepalloc-report", "seed": 0, "n_jobs": 2},
 }
 
 
