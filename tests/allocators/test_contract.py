@@ -13,12 +13,15 @@ from deepalloc.allocators import (
     AnalyticalMarkowitz,
     ConvexAllocator,
     EqualWeightAllocator,
+    HellingerDRAllocator,
     MarkowitzAllocator,
     MinVarianceAllocator,
+    NominalAllocator,
     RiskBudgetingAllocator,
     SoftmaxAllocator,
     SparsemaxAllocator,
     TanhAllocator,
+    TVDRAllocator,
     WeightNorm,
 )
 from tests.allocators.conftest import mean_variance_problem
@@ -44,6 +47,18 @@ def mu_cov(batch, seed, dtype):
     return (s, mu)
 
 
+def robust(batch, seed, dtype, with_delta=True):
+    """mu (batch, N), errors (batch, 8, N), gamma (batch,) [, delta (batch,)]."""
+    g = torch.Generator().manual_seed(seed)
+    e = torch.randn(batch, 8, N, generator=g, dtype=dtype) + torch.randn(
+        batch, 8, 1, generator=g, dtype=dtype
+    )
+    mu = 0.3 * torch.randn(batch, N, generator=g, dtype=dtype)
+    gamma = 0.5 + torch.rand(batch, generator=g, dtype=dtype)
+    delta = 0.05 + 0.15 * torch.rand(batch, generator=g, dtype=dtype)  # Newton range: < 0.27
+    return (mu, e, gamma, delta) if with_delta else (mu, e, gamma)
+
+
 @dataclass
 class Spec:
     name: str
@@ -56,6 +71,7 @@ class Spec:
     gross: float | None = None
     net: float | None = None
     equivariant: bool = True
+    fast_gradcheck: bool = False  # random directions only, for slow solvers
     marks: list = field(default_factory=list)
 
 
@@ -154,6 +170,26 @@ SPECS = [
         equivariant=False,
     ),
     Spec(
+        "nominal_qp",
+        NominalAllocator,
+        lambda b, s, d: robust(b, s, d, with_delta=False),
+        ("asset", "asset", "sample"),
+    ),
+    Spec(
+        "nominal_cvxpylayers",
+        lambda: NominalAllocator(method="cvxpylayers"),
+        lambda b, s, d: robust(b, s, d, with_delta=False),
+        ("asset", "asset", "sample"),
+    ),
+    Spec(
+        "hellinger_newton",
+        HellingerDRAllocator,
+        robust,
+        ("asset", "asset", "sample", "sample"),
+        fast_gradcheck=True,
+    ),
+    Spec("tv_cvxpylayers", TVDRAllocator, robust, ("asset", "asset", "sample", "sample")),
+    Spec(
         "convex_max_entropy",
         lambda: ConvexAllocator(N, objective="max_entropy", max_weight=0.35),
         lambda b, s, d: (scores(b, s, d)[0],),
@@ -209,7 +245,12 @@ def test_allocator_contract(spec: Spec):
     # finite, correct gradients in float64
     grad_inputs = [x.clone().requires_grad_(True) for x in spec.inputs(2, 2, torch.float64)]
     assert torch.autograd.gradcheck(
-        lambda *xs: alloc(*xs), tuple(grad_inputs), eps=1e-6, atol=1e-5, rtol=1e-3
+        lambda *xs: alloc(*xs),
+        tuple(grad_inputs),
+        eps=1e-6,
+        atol=1e-5,
+        rtol=1e-3,
+        fast_mode=spec.fast_gradcheck,
     )
 
 
