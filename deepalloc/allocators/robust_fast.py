@@ -108,31 +108,41 @@ def _simplex_qp(
     )
 
 
-def _root(r: torch.Tensor, kappa: torch.Tensor, max_iter: int = 100) -> torch.Tensor:
+def _root(
+    r: torch.Tensor, kappa: torch.Tensor, tol: float = 1e-10, max_iter: int = 100
+) -> torch.Tensor:
     """``eta > max r`` with ``(mean a)^2 = kappa^2 mean(a^2)``, ``a = 1/(eta - r)`` (no grad).
 
-    Safeguarded Newton on ``x = log(eta - max r)``: the left side over the right rises
-    from (ties at the max)/T to 1 as ``x`` grows, so a bracket is kept and bisected
-    whenever a Newton step leaves it.
+    Safeguarded Newton on ``x = log(eta - max r)``, from the root of the equation's
+    expansion for large ``eta`` (``(eta - max r)^2 = var(r) / -log(kappa^2)``): the left
+    side over the right rises from (ties at the max)/T to 1 as ``x`` grows, so a bracket
+    is kept, a step that leaves it bisects it instead, and no step exceeds 2. Samples
+    stop as soon as they converge. :func:`worst_case` polishes the root with one more
+    Newton step, so ``tol`` need not be tight.
     """
     with torch.no_grad():
         top = r.max(-1).values
         gap = top[:, None] - r
         spread = gap.amax(-1).clamp_min(torch.finfo(r.dtype).tiny)
         lo, hi = (spread * 1e-12).log(), (spread * 1e12).log()
-        x, target = spread.log(), 2.0 * kappa.log()
+        target = 2.0 * kappa.log()
+        x = (gap.std(-1) / (-target).clamp_min(torch.finfo(r.dtype).tiny).sqrt()).log()
+        x = torch.minimum(torch.maximum(x, lo), hi)
         for _ in range(max_iter):
             t = x.exp()
             a = 1.0 / (t[:, None] + gap)
             s1, s2, s3 = a.mean(-1), (a * a).mean(-1), (a**3).mean(-1)
             h = 2.0 * s1.log() - s2.log() - target
-            if float(h.abs().max()) < 1e-14:
+            running = h.abs() > tol
+            if not bool(running.any()):
                 break
             up = h > 0
             hi, lo = torch.where(up, x, hi), torch.where(up, lo, x)
             step = x - h / (2.0 * t * (s3 / s2 - s2 / s1))
             inside = (step > lo) & (step < hi) & torch.isfinite(step)
-            x = torch.where(inside, step, (lo + hi) / 2)
+            new = torch.where(inside, step, (lo + hi) / 2)
+            new = torch.minimum(torch.maximum(new, x - 2.0), x + 2.0)
+            x = torch.where(running, new, x)
         return x.exp() + top
 
 
