@@ -24,7 +24,7 @@ weights in ``mu``'s dtype and device, and raises
 (:mod:`deepalloc.allocators.convex`), after scaling each sample's errors to unit root
 mean square (``z`` is invariant; SCS is then several times faster and more accurate).
 Errors against Clarabel at tight tolerance are measured by
-``benchmarks/robust_layers.py`` and stated per layer.
+``benchmarks/bench_costa_iyengar.py`` and stated per layer.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ class NominalAllocator(_RobustLayer):
     implicit gradient; ``method="cvxpylayers"`` solves the paper's form. The two agree to
     about 1e-10 in the weights (``tests/allocators/test_robust.py``); the conic path
     agrees with Clarabel at tight tolerance to about 1e-10 (T = 104, 20 assets;
-    ``benchmarks/robust_layers.py``). The QP path needs ``C`` positive definite on the
+    ``benchmarks/bench_costa_iyengar.py``). The QP path needs ``C`` positive definite on the
     assets it holds (more time steps than assets, errors not collinear).
 
     Parameters
@@ -225,7 +225,7 @@ class HellingerDRAllocator(_RobustLayer):
     smooth, and those samples (and any whose Newton system turns out singular) are
     solved on the conic path.
     ``method="cvxpylayers"`` solves the paper's conic dual; against Clarabel its weights
-    are off by about 1e-7 (T = 104, 20 assets; ``benchmarks/robust_layers.py``).
+    are off by about 1e-7 (T = 104, 20 assets; ``benchmarks/bench_costa_iyengar.py``).
 
     Parameters
     ----------
@@ -313,7 +313,7 @@ class TVDRAllocator(_RobustLayer):
     conic problem is solved, and differentiating the QP at a fixed ``p`` would drop the
     ties' contribution to the gradient. Solved on the conic path (cvxpylayers, the
     paper's dual); against Clarabel at tight tolerance its weights are off by about 1e-6
-    (T = 104, 20 assets; ``benchmarks/robust_layers.py``).
+    (T = 104, 20 assets; ``benchmarks/bench_costa_iyengar.py``).
 
     Parameters
     ----------
