@@ -56,9 +56,10 @@ def test_costa_iyengar_untrained_rows_match_the_paper_and_every_system_runs():
 
 @pytest.mark.slow
 def test_costa_iyengar_full_reproduction_meets_the_issue_targets():
-    # the paper's schedule (about 20 minutes on 2 cores); the base row is not a target
+    # the paper's schedule (tens of minutes on 2 cores); the issue's targets are the
+    # predict-then-optimise, nominal and robust rows; the base row holds as well
     table = costa_iyengar.main()
-    for name in ("predict_then_optimise", "nominal", "dr"):
+    for name in ("predict_then_optimise", "base", "nominal", "dr"):
         row = table.loc[name]
         assert abs(row["sharpe"] - row["paper_sharpe"]) <= 0.15, name
     assert table.loc["dr", "volatility"] < table.loc["nominal", "volatility"]
