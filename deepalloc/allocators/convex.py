@@ -335,14 +335,21 @@ class ConvexAllocator(Recorded, nn.Module):
 
     def _builder_violation(self, w: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
         """A builder problem's constraint violations, evaluated by cvxpy sample by sample
-        (its constraints are arbitrary): about a tenth of the per-sample solves' time."""
+        (its constraints are arbitrary): about a tenth of the per-sample solves' time.
+        Constraints on auxiliary variables (an epigraph, a dual multiplier) have no value
+        from the weights alone and are left to the solver's own status."""
         out = torch.zeros(w.shape[0], dtype=w.dtype)
+        on_weights = [
+            c
+            for c in self._cp_problem.constraints
+            if all(v.id == self._cp_variable.id for v in c.variables())
+        ]
         for i in range(w.shape[0]):
             for param, value in zip(self._cp_params, params, strict=True):
                 v = value.detach()
                 param.value = (v[i] if v.ndim > len(param.shape) else v).numpy()
             self._cp_variable.value = w[i].numpy()
-            viol = [float(np.max(c.violation(), initial=0.0)) for c in self._cp_problem.constraints]
+            viol = [float(np.max(c.violation(), initial=0.0)) for c in on_weights]
             out[i] = max(viol, default=0.0)
         return out
 
