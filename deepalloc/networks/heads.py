@@ -21,6 +21,7 @@ from deepalloc._checks import check_ndim
 from deepalloc.layers import CovarianceEstimator
 
 MEAN_VARIANCE_INPUTS = ("mu", "cov_sqrt", "gamma", "alpha")
+"""The inputs of a mean-variance allocator, in order (``mu`` before ``cov_sqrt``)."""
 
 
 class ScoreHead(nn.Module):
