@@ -36,6 +36,7 @@ extensions = [
     "apigen",
     "aliases",
     "configschema",
+    "conditional",
 ]
 
 exclude_patterns = ["_build", "gallery", "**/*.ipynb", "**/*.py.md5", "**/*.codeobj.json"]
@@ -67,6 +68,8 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "reset_modules": ("matplotlib",),
+    "image_scrapers": ("matplotlib", "gallery_figures.scrape"),
+    "within_subsection_order": "FileNameSortKey",
     "capture_repr": ("_repr_html_", "__repr__"),
     "min_reported_time": 1,
     "show_signature": False,

@@ -142,6 +142,17 @@ def members(module: ModuleType) -> list[Member]:
     return sorted(out, key=lambda m: order.get(m.name, len(order)))
 
 
+def _inherited_option(cls: type) -> list[str]:
+    """Show the methods a class inherits from private deepalloc bases (``_Scaler``), which
+    have no page of their own, and no others (public bases and ``nn.Module`` have)."""
+    bases = cls.__mro__[1:]
+    private = [b for b in bases if b.__name__.startswith("_") and b.__module__.startswith(PACKAGE)]
+    if not private:
+        return []
+    others = sorted({b.__name__ for b in bases if b not in private})
+    return [f"   :inherited-members: {', '.join(others)}"]
+
+
 def _reexported(module: ModuleType, attr: str) -> bool:
     """Whether a package above ``module`` exports its ``attr`` (the same object)."""
     parts = module.__name__.split(".")
@@ -166,7 +177,7 @@ def _exports(module: ModuleType) -> list[str]:
 def module_page(name: str, submodules: list[str]) -> str:
     """The reStructuredText of one module's page."""
     module = importlib.import_module(name)
-    lines = _heading(f"``{name}``", "=")
+    lines = _heading(name, "=")
     lines += [f".. automodule:: {name}", "", f".. currentmodule:: {name}", ""]
     exports = _exports(module) if hasattr(module, "__path__") else []
     if exports:
@@ -185,6 +196,7 @@ def module_page(name: str, submodules: list[str]) -> str:
         lines += [f".. {member.directive}:: {member.name}"]
         if member.directive == "autoclass":
             lines += ["   :members:", "   :show-inheritance:"]
+            lines += _inherited_option(getattr(module, member.name))
         if member.directive == "autodata":
             lines += ["   :no-value:"]
         lines += [""]
