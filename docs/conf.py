@@ -65,6 +65,7 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py",
     "abort_on_example_error": True,
+    "run_stale_examples": True,  # every build runs them (an example's code may change)
     "download_all_examples": False,
     "remove_config_comments": True,
     "reset_modules": ("matplotlib",),

@@ -36,7 +36,7 @@ OUTPUT = Path("api") / "generated"
 INTERNALS = ("_channels", "_tail", "_files", "_typing", "_checks")
 SKIP = {"deepalloc.__main__", "deepalloc._version"}
 
-# Top-level subpackage or module -> its layer (DESIGN's table, from the bottom up).
+# Top-level subpackage or module -> its layer (docs/design.rst's table, from the bottom up).
 LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("L0", "Shared helpers and errors", ("errors", *INTERNALS)),
     ("L1", "Data and pure functions", ("data", "datasets", "functional")),
