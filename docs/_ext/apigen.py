@@ -33,7 +33,7 @@ from sphinx.util import logging
 
 PACKAGE = "deepalloc"
 OUTPUT = Path("api") / "generated"
-INTERNALS = ("_channels", "_tail", "_files", "_typing", "_checks")
+INTERNALS = ("_channels", "_tail", "_files", "_typing", "_checks", "_recording")
 SKIP = {"deepalloc.__main__", "deepalloc._version"}
 
 # Top-level subpackage or module -> its layer (docs/design.rst's table, from the bottom up).
@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("L2", "Network blocks and losses", ("layers", "losses")),
     ("L3", "Allocation layers", ("allocators",)),
     ("L4", "Networks and baselines", ("networks", "baselines")),
-    ("L5", "Training, saving and analysis", ("training", "saving", "analysis")),
+    ("L5", "Training, saving and analysis", ("training", "models", "saving", "analysis")),
     ("L6", "Evaluation and tuning", ("evaluation", "tune", "tuning")),
     ("L7", "Reports, configuration and the command", ("reporting", "config", "cli")),
 )
