@@ -1,7 +1,9 @@
 """Allocation layers: scores or estimated parameters -> weights (batch, asset).
 
-The convex (cvxpylayers) allocator and the distributionally robust layers are imported
-lazily, so ``import deepalloc.allocators`` does not load cvxpy.
+Mean-variance allocators take expected returns before the covariance square root,
+``allocator(mu, cov_sqrt, ...)`` (:ref:`conventions-arguments`). The convex
+(cvxpylayers) allocator and the distributionally robust layers are imported lazily, so
+``import deepalloc.allocators`` does not load cvxpy.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -134,7 +134,7 @@ class ConvexAllocator(Recorded, nn.Module):
         A custom problem: ``parameters`` maps names to shapes; ``builder(w, params)``
         receives the weight variable and a dict of ``cp.Parameter`` and returns a DPP
         ``cp.Problem``. ``forward`` then takes tensors in ``parameters`` order (or by
-        name), each of shape (batch, *shape) or shape (shared by the batch).
+        name), each of shape ``(batch, *shape)`` or shape (shared by the batch).
     solver
         cvxpylayers' solver backend (``None``: diffcp, the default; see cvxpylayers
         for the others). With diffcp, ``solver_args["solve_method"]`` picks SCS,
@@ -286,7 +286,7 @@ class ConvexAllocator(Recorded, nn.Module):
         Inputs are given positionally in the order of ``self.inputs`` or by name
         (``mu`` (batch, asset), ``cov_sqrt`` (batch, asset, asset), ``gamma`` and
         ``alpha`` (batch,) or scalars, ``previous_weights`` (batch, asset); a builder's
-        parameters (batch, *shape) or shape).
+        parameters ``(batch, *shape)`` or shape).
 
         Returns
         -------

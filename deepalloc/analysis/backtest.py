@@ -12,7 +12,7 @@ Contract
   no leverage); a row summing below one leaves the rest in cash at a zero return.
   Weights in percent are refused with a hint to divide by 100.
 - ``costs_bps``: finite, non-negative basis points of traded value, one number or a
-  Series with one cost for every asset of ``returns``.
+  Series with one cost for every asset of ``returns`` (:ref:`conventions-costs`).
 
 Timing
 ------

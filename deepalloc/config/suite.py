@@ -73,6 +73,7 @@ DEMO_CONFIG: dict[str, Any] = {
     ],
     "output": {"path": "deepalloc-report", "seed": 0, "n_jobs": 2},
 }
+"""The configuration of ``deepalloc demo``, as a parsed file would give it."""
 
 
 @dataclass

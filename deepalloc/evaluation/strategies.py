@@ -82,6 +82,7 @@ class BaselineStrategy:
 
 
 Strategy = NetworkStrategy | BaselineStrategy
+"""Anything a suite compares: a network trained per fold or a fixed rule."""
 
 
 def seed_run_name(name: str, seed_index: int, seeds: int) -> str:

@@ -22,6 +22,7 @@ from deepalloc._recording import Recorded
 from deepalloc.layers import CovarianceEstimator
 
 MEAN_VARIANCE_INPUTS = ("mu", "cov_sqrt", "gamma", "alpha")
+"""The inputs of a mean-variance allocator, in order (``mu`` before ``cov_sqrt``)."""
 
 
 def _with_holdings(
