@@ -280,8 +280,23 @@ def run_suite(
     ]
     folder = None if cache_dir is None else str(cache_dir)
     outputs = map_folds(functools.partial(_cached_run, folder=folder), jobs, n_jobs, backend)
-    names, seed_runs = _rows(strategies, seeds)
     trading = _Trading(returns, costs_bps, rebalance, lag, periods_per_year)
+    return _result(windows, folds, strategies, seeds, outputs, trading, seed, paths)
+
+
+def _result(
+    windows: Windows,
+    folds: Sequence[Fold],
+    strategies: Sequence[Strategy],
+    seeds: int,
+    outputs: Sequence[FoldOutput],
+    trading: _Trading,
+    seed: int,
+    paths: Sequence[BacktestPath] | None,
+) -> SuiteResult:
+    """Backtest the folds' weights and gather the result (see ``run_suite``)."""
+    names, seed_runs = _rows(strategies, seeds)
+    returns, periods_per_year = trading.returns, trading.periods_per_year
     if paths is None:
         weights = _assemble([(out, None) for out in outputs], names, seed_runs)
         backtests = trading.backtests(weights)
@@ -315,3 +330,29 @@ def run_suite(
         periods_per_year=periods_per_year,
         path_tables=path_tables,
     )
+
+
+def assemble_suite(
+    windows: Windows,
+    folds: Sequence[Fold],
+    strategies: Sequence[Strategy],
+    outputs: Sequence[FoldOutput],
+    *,
+    returns: pd.DataFrame,
+    costs_bps: float | pd.Series = 0.0,
+    rebalance: str | None = None,
+    lag: int = 0,
+    seed: int = 0,
+    seeds: int = 1,
+    periods_per_year: float | None = None,
+) -> SuiteResult:
+    """The :class:`SuiteResult` of walk-forward folds that already ran: every strategy's
+    weights from ``outputs`` (one per fold, holding each row of ``strategies``) backtested
+    over all test blocks with the same settings, as :func:`run_suite` does.
+
+    ``windows`` and ``folds`` describe the test blocks in the result (their dates); a
+    search uses it to gather the folds of its retrained configurations.
+    """
+    strategies = _checked_strategies(strategies)
+    trading = _Trading(returns, costs_bps, rebalance, lag, periods_per_year)
+    return _result(windows, folds, strategies, seeds, outputs, trading, seed, None)
