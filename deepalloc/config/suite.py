@@ -11,11 +11,10 @@ is a :class:`ConfigError` naming the file, section and key, for example
 
 from __future__ import annotations
 
-import functools
 import tomllib
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,10 @@ import pandas as pd
 import torch
 
 from deepalloc._checks import check_feasible_cap
-from deepalloc.config.registry import BASELINES, LOSSES, network_builder
+from deepalloc.config.registry import BASELINES
 from deepalloc.config.schema import ConfigError
-from deepalloc.config.sections import SPLIT_KEYS, TRAINING_KEYS, validate_config
+from deepalloc.config.sections import SPLIT_KEYS, validate_config
+from deepalloc.config.tuning import EntryNetwork, SearchPlan, build_search, cluster_of
 from deepalloc.data import (
     Fold,
     Windows,
@@ -37,7 +37,7 @@ from deepalloc.data import (
 )
 from deepalloc.datasets import load_factor_etfs, load_sp500, read_prices
 from deepalloc.evaluation import BaselineStrategy, NetworkStrategy, Strategy
-from deepalloc.training import EarlyStopping
+from deepalloc.evaluation.cluster import Cluster
 
 DEMO_CONFIG: dict[str, Any] = {
     "data": {"dataset": "sp500", "kind": "prices", "start": "2012-01-01"},
@@ -86,6 +86,8 @@ class Suite:
     output: Path
     seeds: int = 1
     cache_dir: Path | None = None
+    cluster: Cluster = field(default_factory=Cluster)
+    search: SearchPlan | None = None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -225,18 +227,11 @@ def _network(
                 f"{1 / n_assets:.4g})",
                 where=f"{where}.max_weight",
             ) from None
-    opts = {k: training[k] if spec[k] is None else spec[k] for k in TRAINING_KEYS}
-    build = network_builder(spec)
+    strategy = EntryNetwork(spec, training)({})
     with torch.random.fork_rng(devices=[]):
-        model = build(len(windows.channels), n_assets, windows.lookback)
+        model = strategy.build(len(windows.channels), n_assets, windows.lookback)
     _dry_run(model, windows, where)
-    options = {
-        "epochs": opts["epochs"],
-        "optimizer": functools.partial(torch.optim.Adam, lr=opts["lr"]),
-        "early_stopping": EarlyStopping(patience=opts["patience"]),
-        "batch_size": opts["batch_size"],
-    }
-    return NetworkStrategy(spec["name"], build, LOSSES[opts["loss"]](), options)
+    return strategy
 
 
 def _strategies(spec: Mapping[str, Any], windows: Windows) -> list[Strategy]:
@@ -300,6 +295,7 @@ def build_suite(
         _check_lag(spec["backtest"]["lag"], windows, folds, returns)
         strategies = _strategies(spec, windows)
         folder = _output_folder(spec, base, output)
+        search = build_search(spec, returns, windows, folds, base=base, report=folder)
     except ConfigError as err:
         if err.source is None and source is not None:
             err.source = str(source)
@@ -318,6 +314,8 @@ def build_suite(
         output=folder,
         seeds=spec["training"]["seeds"],
         cache_dir=folder / "cache" if out["cache"] else None,
+        cluster=cluster_of(spec, base),
+        search=search,
     )
 
 

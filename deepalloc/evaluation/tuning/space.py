@@ -11,7 +11,7 @@ Ray. In a TOML file a domain is a one-key table, ``{ loguniform = [1e-4, 1e-2] }
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,7 +144,12 @@ def randint(low: int, high: int) -> RandInt:
     return RandInt(low, high)
 
 
-KINDS = {"choice": choice, "uniform": uniform, "loguniform": loguniform, "randint": randint}
+KINDS: dict[str, Callable[..., Domain]] = {
+    "choice": choice,
+    "uniform": uniform,
+    "loguniform": loguniform,
+    "randint": randint,
+}
 """The domains a TOML file may name."""
 
 

@@ -281,7 +281,9 @@ def tune_suite(
     }
     _check_storage(storage, description, search.resume)
     settings = WindowSettings.of(windows)
-    tables, curves = [], []
+    tables: list[pd.DataFrame] = []
+    curves: list[pd.DataFrame] = []
+    best: list[pd.Series] = []
     with ray_session(cluster or Cluster(), extra="tune"):
         for fold in nested:
             data = TrialData(
