@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -70,12 +70,16 @@ def main(
     num_cpus: int = 2,
     storage: str | None = None,
     seed: int = 0,
+    resume: bool = False,
     cluster: Cluster | None = None,
+    callbacks: Sequence[object] = (),
 ) -> TuneResult:
     """Search, retrain and test; returns the :class:`~deepalloc.tune.TuneResult`.
 
     ``storage`` keeps Ray Tune's experiments (default: a temporary folder, removed at
-    the end); ``cluster`` joins an existing Ray cluster instead of a local instance.
+    the end) and ``resume`` continues the search stored there; ``cluster`` joins an
+    existing Ray cluster instead of a local instance; ``callbacks`` are training
+    callbacks added to every trial (loggers, say).
     """
     returns = prices_to_returns(load_factor_etfs()).loc[start:]
     with tempfile.TemporaryDirectory(prefix="da-tune-") as scratch:
@@ -93,12 +97,13 @@ def main(
             lookback=40,
             horizon=20,
             storage=storage or scratch,
-            search=Search(num_samples=num_samples),
+            search=Search(num_samples=num_samples, resume=resume),
             baselines=[BaselineStrategy("inverse_volatility", InverseVolatility())],
             costs_bps=10,
             rebalance="M",
             seed=seed,
             cluster=cluster or Cluster(num_cpus=num_cpus),
+            callbacks=callbacks,
         )
 
 
