@@ -198,3 +198,105 @@ def test_require_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r"install the 'ray' extra"):
         require("ray", "ray")
+
+
+RESUMABLE = """
+import os, sys, time
+from pathlib import Path
+
+from deepalloc.training import Callback
+from deepalloc.tune import SearchInterrupted
+from examples import tuning
+
+
+class Record(Callback):
+    def __init__(self, folder):
+        self.folder = folder
+
+    def _write(self, event):
+        from ray import tune
+
+        trial = tune.get_context().get_trial_id()
+        (Path(self.folder) / f"{event}-{trial}-{os.getpid()}-{time.time_ns()}").touch()
+
+    def on_fit_start(self, run):
+        self._write("start")
+
+    def on_fit_end(self, run):
+        self._write("end")
+
+
+storage, records, resume, out = sys.argv[1:5]
+try:
+    result = tuning.main(
+        first_test="2022-01-01",
+        num_samples=6,
+        storage=storage,
+        resume=resume == "1",
+        callbacks=[Record(records)],
+        cluster=tuning.Cluster(num_cpus=2, temp_dir=sys.argv[5]),
+    )
+except SearchInterrupted:
+    sys.exit(3)
+result.trials.to_csv(out, index=False)
+"""
+
+
+def _starts(folder: Path) -> list[str]:
+    """Trial ids in the order their training started."""
+    files = [p.name.split("-") for p in folder.glob("start-*")]
+    return [trial for _, trial, _, _ in sorted(files, key=lambda f: int(f[3]))]
+
+
+@pytest.mark.slow
+def test_an_interrupted_search_resumes_without_rerunning_finished_trials(tmp_path, ray_instance):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    script = tmp_path / "search.py"
+    script.write_text(RESUMABLE)
+    storage, records = tmp_path / "tune", tmp_path / "records"
+    records.mkdir()
+    temp = tempfile.mkdtemp(prefix="da-ray-", dir="/tmp")
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+    def command(resume: str, out: str) -> list[str]:
+        return [sys.executable, str(script), str(storage), str(records), resume, out, temp]
+
+    try:
+        with subprocess.Popen(command("0", "first.csv"), cwd=tmp_path, env=env) as proc:
+            deadline = time.monotonic() + 300
+            while len(_starts(records)) < 3 and proc.poll() is None:
+                assert time.monotonic() < deadline, "no third trial in time"
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGINT)  # Ctrl-C during the third trial
+            assert proc.wait(timeout=180) == 3  # SearchInterrupted, not finished
+        # one trial at a time: every trial but the last started had finished
+        finished = set(_starts(records)[:-1])
+        assert 2 <= len(finished) < 6
+        assert not (tmp_path / "first.csv").exists()
+        subprocess.run(command("1", "resumed.csv"), cwd=tmp_path, env=env, check=True, timeout=600)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    starts = pd.Series(_starts(records)).value_counts()
+    for trial in finished:  # a trial that finished before the interruption never runs again
+        assert starts[trial] == 1, trial
+    resumed = pd.read_csv(tmp_path / "resumed.csv", keep_default_na=False)
+    assert len(resumed) == 6 and (resumed["error"] == "").all()
+    assert set(resumed["trial_id"]) == set(starts.index)
+    # the sampler resumes where it stopped: the configurations of an uninterrupted run, and
+    # the finished trials' results. (ASHA's later decisions may differ: the interrupted
+    # trial's first epochs stay in its rungs and the trial reports them again.)
+    whole = tuning.main(first_test="2022-01-01", num_samples=6, storage=str(tmp_path / "whole"))
+    configurations = ["trial", *tuning.SPACE]
+    pd.testing.assert_frame_equal(
+        resumed[configurations], whole.trials[configurations], check_dtype=False
+    )
+    done = resumed["trial_id"].isin(finished).to_numpy()
+    for column in ("best_epoch", "epochs"):
+        np.testing.assert_array_equal(resumed[column][done], whole.trials[column][done])
+    # the same training, seeds and threads; the CSV round trip keeps 15+ digits
+    np.testing.assert_allclose(resumed["score"][done], whole.trials["score"][done], rtol=1e-12)

@@ -5,7 +5,10 @@ the search algorithm (random search, or Optuna's TPE with the ``optuna`` extra),
 by the scheduler (ASHA by default, which stops a trial whose inner validation score
 trails at a rung), each on the resources given. Tune stores the experiment's state
 there as it goes, so an interrupted search resumes from it: finished trials are kept,
-unfinished ones run again.
+unfinished ones run again from their first epoch, and the sampler goes on where it
+stopped (the configurations are those of an uninterrupted search). ASHA's decisions
+after the interruption may differ from an uninterrupted search's: the interrupted
+trial's first epochs stay in its rungs, and the trial reports them again.
 
 Reproducibility: the sampler is seeded, and every trial's training is seeded, so the
 same search gives the same configurations and scores. ASHA's decisions depend on the
