@@ -87,6 +87,8 @@ def test_search_finishes_and_each_fold_chooses_its_best_inner_score(searches):
     trials, chosen, curves = result.trials, result.chosen, result.curves
     assert list(trials.groupby("fold").size()) == [4, 4]
     assert (trials["error"] == "").all()
+    # trials are numbered in the order Ray Tune created them (random search: the id's suffix)
+    assert (trials["trial_id"].str.split("_").str[-1].astype(int) == trials["trial"]).all()
     assert trials["epochs"].between(1, 2).all()
     for fold, part in curves.groupby("fold"):
         # the score of a trial is its best reported validation loss; the choice the best trial
@@ -300,3 +302,23 @@ def test_an_interrupted_search_resumes_without_rerunning_finished_trials(tmp_pat
         np.testing.assert_array_equal(resumed[column][done], whole.trials[column][done])
     # the same training, seeds and threads; the CSV round trip keeps 15+ digits
     np.testing.assert_allclose(resumed["score"][done], whole.trials["score"][done], rtol=1e-12)
+
+
+def test_optuna_tpe_searches_and_chooses_its_best(ray_instance, tmp_path):
+    pytest.importorskip("optuna")
+    returns = prices_to_returns(load_factor_etfs()).loc["2020-01-01":]
+    result = tune_suite(
+        returns,
+        tuning.lstm,
+        tuning.SPACE,
+        lambda w: walk_forward_folds(w, test_size="Y", initial_train="2022-01-01", val_size=0.2),
+        lookback=40,
+        horizon=20,
+        storage=tmp_path,
+        search=Search(num_samples=3, algorithm="tpe", scheduler="fifo"),
+    )
+    trials = result.trials
+    assert len(trials) == 3 and (trials["error"] == "").all() and (trials["epochs"] == 2).all()
+    assert result.chosen["score"].iloc[0] == trials["score"].min()
+    assert set(trials["lookback"]) <= {20, 40}
+    assert trials["lr"].between(1e-3, 3e-2).all()

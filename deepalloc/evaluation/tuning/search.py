@@ -134,11 +134,11 @@ def experiment_path(storage: str, fold: int) -> str:
 
 
 def trial_dirname(trial: Any) -> str:
-    """Folder of a trial: ``trial_<id>`` (its number is the id's suffix)."""
+    """Folder of a trial: ``trial_<id>``."""
     return f"trial_{trial.trial_id}"
 
 
-_TRIAL_ID = re.compile(r"trial_([0-9a-f]+_(\d+))$")
+_TRIAL_ID = re.compile(r"trial_(\w+)$")
 
 
 def _tuner(
@@ -245,11 +245,11 @@ def _tables(
     results: Any, fold: int, metric: str, space: Space
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, curves = [], []
-    for result in results:
+    for number, result in enumerate(results):  # in the order the trials were created
         match = _TRIAL_ID.search(str(result.path).rstrip("/"))
         if match is None:
             raise RuntimeError(f"trial folder {result.path!r}: expected trial_<id>")
-        trial_id, number = match[1], int(match[2])
+        trial_id = match[1]
         history = result.metrics_dataframe
         scores = (
             pd.Series(dtype=float)
