@@ -22,7 +22,9 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from deepalloc.config import Suite
+    from deepalloc.config.tuning import SearchPlan
     from deepalloc.evaluation import SuiteResult
+    from deepalloc.evaluation.tuning import TuneResult
 
 
 class CommandError(Exception):
@@ -169,6 +171,36 @@ def _chosen_lines(chosen: pd.DataFrame, trials: pd.DataFrame, space: list[str]) 
     return lines
 
 
+def _search_section(result: TuneResult, plan: SearchPlan, where: str) -> str:
+    """The report's section on the search: settings, the choice per fold, the files."""
+    space = list(plan.space)
+    header = ["fold", "trial", "validation score", "best epoch", *space]
+    rows = [
+        [str(row["fold"]), str(row["trial"]), f"{row['score']:.4g}", str(row["best_epoch"])]
+        + [f"{row[p]:.4g}" if isinstance(row[p], float) else str(row[p]) for p in space]
+        for _, row in result.chosen.iterrows()
+    ]
+    lines = [
+        "",
+        "## Search",
+        "",
+        f"{plan.network.spec['name']}: {plan.search.describe()}, on {where}. Trials train on "
+        "each fold's training block and are scored on its purged validation block only; the "
+        "chosen configuration (below) is retrained on the fold and tested on its test block. "
+        f"The deflated Sharpe ratio counts {result.suite.configurations} configurations.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in rows),
+        "",
+        "- `trials.csv`: every trial (configuration, validation score, epochs trained); "
+        "`trial_curves.csv`: its validation score per epoch; `chosen.csv`: the choices",
+        f"- Ray Tune's experiments (to resume): `{plan.storage}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def tune(args: argparse.Namespace) -> int:
     """``deepalloc tune CONFIG.toml``: the [search] of a suite, nested in its folds."""
     from deepalloc.config import load_suite
@@ -226,6 +258,8 @@ def tune(args: argparse.Namespace) -> int:
     for line in verdict_lines(result.suite):
         print(line)
     index = report(result.suite, suite.output, title="deepalloc search report")
+    with open(index, "a") as handle:
+        handle.write(_search_section(result, plan, cluster.describe()))
     result.trials.to_csv(suite.output / "trials.csv", index=False)
     result.chosen.to_csv(suite.output / "chosen.csv", index=False)
     result.curves.to_csv(suite.output / "trial_curves.csv", index=False)

@@ -172,7 +172,10 @@ CLUSTER_SECTION = Section(
             "deepalloc run: folds on this machine or as Ray tasks",
         ),
         "address": Key(
-            string(), None, "join this Ray cluster: 'auto', 'host:port' or 'ray://host:port'"
+            string(),
+            None,
+            "join this Ray cluster ('auto', 'host:port', 'ray://host:port'): deepalloc tune, "
+            "and deepalloc run with backend = 'ray'; none: a local instance",
         ),
         "num_cpus": Key(integer(1), None, "CPUs of a local Ray instance; default all"),
         "temp_dir": Key(string(), None, "Ray's session folder of a local instance; keep it short"),

@@ -198,4 +198,6 @@ def test_tune_joins_an_existing_cluster(suite_file, ray_head):
         scores = trials[trials["fold"] == row["fold"]]["score"]
         assert row["score"] == scores.min()
     assert "lstm_softmax_tuned" in pd.read_csv(report / "metrics.csv", index_col=0).index
-    assert (report / "tune" / "fold-000").is_dir() and (report / "index.md").exists()
+    assert (report / "tune" / "fold-000").is_dir()
+    index = (report / "index.md").read_text()
+    assert "## Search" in index and "The deflated Sharpe ratio counts 3 configurations" in index
