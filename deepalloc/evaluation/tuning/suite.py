@@ -299,10 +299,11 @@ def tune_suite(
             table, curve = run_search(
                 data, space, search, storage=storage, epochs=epochs, seed=seed
             )
+            best.append(best_trial(table))  # fails at once when a fold has no scored trial
             tables.append(table)
             curves.append(curve)
         trials = pd.concat(tables, ignore_index=True)
-        chosen = pd.DataFrame([best_trial(t) for t in tables]).set_index("fold")
+        chosen = pd.DataFrame(best).set_index("fold")
         jobs = _retrain_jobs(
             returns,
             windows,
