@@ -304,6 +304,7 @@ def test_an_interrupted_search_resumes_without_rerunning_finished_trials(tmp_pat
     np.testing.assert_allclose(resumed["score"][done], whole.trials["score"][done], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_optuna_tpe_searches_and_chooses_its_best(ray_instance, tmp_path):
     pytest.importorskip("optuna")
     returns = prices_to_returns(load_factor_etfs()).loc["2020-01-01":]

@@ -14,6 +14,7 @@ ratio of :meth:`~deepalloc.evaluation.SuiteResult.significance` discounts the se
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -137,6 +138,30 @@ def _check_storage(storage: str, description: dict[str, Any], resume: bool) -> N
         return
     Path(storage).mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(description, indent=1, default=str))
+
+
+def _search_folds(
+    data: Sequence[TrialData],
+    space: Mapping[str, Domain],
+    search: Search,
+    *,
+    storage: str,
+    epochs: int,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Search every fold in turn: all trials, the chosen trial per fold (indexed by
+    fold) and the validation curves."""
+    tables, curves, best = [], [], []
+    for fold in data:
+        table, curve = run_search(fold, space, search, storage=storage, epochs=epochs, seed=seed)
+        best.append(best_trial(table))  # fails at once when a fold has no scored trial
+        tables.append(table)
+        curves.append(curve)
+    return (
+        pd.concat(tables, ignore_index=True),
+        pd.DataFrame(best).set_index("fold"),
+        pd.concat(curves, ignore_index=True),
+    )
 
 
 def _retrain_jobs(
@@ -280,30 +305,30 @@ def tune_suite(
         "test_starts": [str(f.test_dates[0]) for f in nested],
     }
     _check_storage(storage, description, search.resume)
-    settings = WindowSettings.of(windows)
-    tables: list[pd.DataFrame] = []
-    curves: list[pd.DataFrame] = []
-    best: list[pd.Series] = []
+    trial_data = functools.partial(
+        TrialData,
+        network=network,
+        windows=WindowSettings.of(windows),
+        metric=search.metric,
+        threads=search.threads,
+        callbacks=tuple(callbacks),
+    )
     with ray_session(cluster or Cluster(), extra="tune"):
-        for fold in nested:
-            data = TrialData(
-                frame=fold.frame(returns),
-                fold=dataclasses.replace(fold, test_dates=fold.test_dates[:0]),
-                network=network,
-                windows=settings,
-                seed=training_seed(seed, fold.index, 0, 0),
-                metric=search.metric,
-                threads=search.threads,
-                callbacks=tuple(callbacks),
-            )
-            table, curve = run_search(
-                data, space, search, storage=storage, epochs=epochs, seed=seed
-            )
-            best.append(best_trial(table))  # fails at once when a fold has no scored trial
-            tables.append(table)
-            curves.append(curve)
-        trials = pd.concat(tables, ignore_index=True)
-        chosen = pd.DataFrame(best).set_index("fold")
+        trials, chosen, curves = _search_folds(
+            [
+                trial_data(
+                    frame=fold.frame(returns),
+                    fold=dataclasses.replace(fold, test_dates=fold.test_dates[:0]),
+                    seed=training_seed(seed, fold.index, 0, 0),
+                )
+                for fold in nested
+            ],
+            space,
+            search,
+            storage=storage,
+            epochs=epochs,
+            seed=seed,
+        )
         jobs = _retrain_jobs(
             returns,
             windows,
@@ -343,7 +368,7 @@ def tune_suite(
         else lookback
     )
     suite.settings["search"] = search.describe()
-    return TuneResult(suite, trials, chosen.reset_index(), pd.concat(curves, ignore_index=True))
+    return TuneResult(suite, trials, chosen.reset_index(), curves)
 
 
 __all__ = ["TuneResult", "tune_suite"]
