@@ -26,6 +26,7 @@ import io
 import logging
 import math
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -134,11 +135,13 @@ def experiment_path(storage: str, fold: int) -> str:
 
 
 def trial_dirname(trial: Any) -> str:
-    """Folder of a trial: ``trial_<id>``."""
-    return f"trial_{trial.trial_id}"
+    """Folder of a trial: ``trial_<creation time in ns>_<id>``. Ray Tune names a trial's
+    folder once, when the search algorithm creates it (a resumed search keeps the names),
+    so the time numbers trials in the order they were created."""
+    return f"trial_{time.time_ns()}_{trial.trial_id}"
 
 
-_TRIAL_ID = re.compile(r"trial_(\w+)$")
+_TRIAL_DIR = re.compile(r"trial_(\d+)_(\w+)$")
 
 
 def _tuner(
@@ -244,12 +247,14 @@ def run_search(
 def _tables(
     results: Any, fold: int, metric: str, space: Space
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows, curves = [], []
-    for number, result in enumerate(results):  # in the order the trials were created
-        match = _TRIAL_ID.search(str(result.path).rstrip("/"))
+    named = []
+    for result in results:
+        match = _TRIAL_DIR.search(str(result.path).rstrip("/"))
         if match is None:
-            raise RuntimeError(f"trial folder {result.path!r}: expected trial_<id>")
-        trial_id = match[1]
+            raise RuntimeError(f"trial folder {result.path!r}: expected trial_<time>_<id>")
+        named.append((int(match[1]), match[2], result))
+    rows, curves = [], []
+    for number, (_, trial_id, result) in enumerate(sorted(named, key=lambda n: n[0])):
         history = result.metrics_dataframe
         scores = (
             pd.Series(dtype=float)
