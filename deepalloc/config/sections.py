@@ -34,6 +34,7 @@ from deepalloc.config.registry import (
     default_allocator,
 )
 from deepalloc.config.schema import REQUIRED, ConfigError, Key, Section, validate
+from deepalloc.config.search import CLUSTER_SECTION, SEARCH_SECTION, check_search
 
 EQUAL_WEIGHT = "equal_weight"
 """The benchmark every suite compares with (added when absent)."""
@@ -235,6 +236,8 @@ SUITE_SCHEMA: tuple[Section, ...] = (
         },
         "where the report goes and how the run is seeded",
     ),
+    SEARCH_SECTION,
+    CLUSTER_SECTION,
 )
 
 
@@ -274,7 +277,9 @@ def validate_config(config: Any) -> dict[str, Any]:
     -------
     dict
         Section -> key -> value, every default filled in (see :data:`SUITE_SCHEMA`);
-        dates are Timestamps, array sections are lists.
+        dates are Timestamps, array sections are lists; ``"search"`` is ``None`` when
+        the file has no ``[search]`` (its domains are
+        :mod:`deepalloc.evaluation.tuning.space` objects).
 
     Raises
     ------
@@ -285,6 +290,10 @@ def validate_config(config: Any) -> dict[str, Any]:
     """
     spec = validate(config, SUITE_SCHEMA)
     _strategy_names(spec)
+    if "search" in config:
+        check_search(spec)
+    else:
+        spec["search"] = None
     return spec
 
 

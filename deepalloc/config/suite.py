@@ -11,11 +11,10 @@ is a :class:`ConfigError` naming the file, section and key, for example
 
 from __future__ import annotations
 
-import functools
 import tomllib
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,10 @@ import pandas as pd
 import torch
 
 from deepalloc._checks import check_feasible_cap
-from deepalloc.config.registry import BASELINES, LOSSES, network_builder
+from deepalloc.config.registry import BASELINES
 from deepalloc.config.schema import ConfigError
-from deepalloc.config.sections import SPLIT_KEYS, TRAINING_KEYS, validate_config
+from deepalloc.config.sections import SPLIT_KEYS, validate_config
+from deepalloc.config.tuning import EntryNetwork, SearchPlan, build_search, cluster_of
 from deepalloc.data import (
     Fold,
     Windows,
@@ -39,10 +39,9 @@ from deepalloc.datasets import load_factor_etfs, load_sp500, read_prices
 from deepalloc.evaluation import (
     BaselineStrategy,
     NetworkStrategy,
-    SequentialTraining,
     Strategy,
 )
-from deepalloc.training import EarlyStopping
+from deepalloc.evaluation.cluster import Cluster
 
 DEMO_CONFIG: dict[str, Any] = {
     "data": {"dataset": "sp500", "kind": "prices", "start": "2012-01-01"},
@@ -95,6 +94,8 @@ class Suite:
     cache_dir: Path | None = None
     final_val_size: int | float = 0
     final_train_size: int | str | None = None
+    cluster: Cluster = field(default_factory=Cluster)
+    search: SearchPlan | None = None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -241,27 +242,11 @@ def _network(
                 f"{1 / n_assets:.4g})",
                 where=f"{where}.max_weight",
             ) from None
-    opts = {k: training[k] if spec[k] is None else spec[k] for k in TRAINING_KEYS}
-    build = network_builder(spec, holdings_aware=opts["holdings_aware"])
+    strategy = EntryNetwork(spec, training)({})
     with torch.random.fork_rng(devices=[]):
-        model = build(len(windows.channels), n_assets, windows.lookback)
+        model = strategy.build(len(windows.channels), n_assets, windows.lookback)
     _dry_run(model, windows, where)
-    options = {
-        "epochs": opts["epochs"],
-        "optimizer": functools.partial(torch.optim.Adam, lr=opts["lr"]),
-        "early_stopping": EarlyStopping(patience=opts["patience"]),
-        "batch_size": opts["batch_size"],
-    }
-    sequential = None
-    if opts["holdings_aware"] or opts["costs_bps"] > 0:
-        sequential = SequentialTraining(
-            run_length=opts["run_length"],
-            stride=opts["stride"],
-            costs_bps=opts["costs_bps"],
-            truncate_every=opts["truncate_every"],
-            batch_size=max(1, opts["batch_size"] // opts["run_length"]),
-        )
-    return NetworkStrategy(spec["name"], build, LOSSES[opts["loss"]](), options, sequential)
+    return strategy
 
 
 def _check_sequential(strategies: list[Strategy], folds: list[Fold], windows: Windows) -> None:
@@ -349,6 +334,7 @@ def build_suite(
         strategies = _strategies(spec, windows)
         _check_sequential(strategies, folds, windows)
         folder = _output_folder(spec, base, output)
+        search = build_search(spec, returns, windows, folds, base=base, report=folder)
     except ConfigError as err:
         if err.source is None and source is not None:
             err.source = str(source)
@@ -370,6 +356,8 @@ def build_suite(
         cache_dir=folder / "cache" if out["cache"] else None,
         final_val_size=_final_val_size(spec["split"]),
         final_train_size=spec["split"]["train_size"],
+        cluster=cluster_of(spec, base),
+        search=search,
     )
 
 

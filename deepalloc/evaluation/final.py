@@ -131,7 +131,8 @@ def train_final(
             for k in range(seeds):
                 run = seed_run_name(strategy.name, k, seeds)
                 seed_k = training_seed(seed, fold_index, position, k)
-                networks[run], history = train_network(strategy, windows, fold, seed_k)
+                fitted = train_network(strategy, windows, fold.train, fold.val, seed_k)
+                networks[run], history = fitted.network, fitted.history
                 histories.append(history.assign(strategy=run, seed=k))
                 held = (holdings or {}).get(run)
                 if getattr(networks[run], "holdings_aware", False) and held is not None:

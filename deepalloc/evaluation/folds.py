@@ -20,7 +20,7 @@ from deepalloc.evaluation.strategies import (
     Strategy,
     seed_run_name,
 )
-from deepalloc.training import fit, predict
+from deepalloc.training import FitResult, fit, predict
 
 
 @dataclass
@@ -103,37 +103,46 @@ def prediction_index(windows: Windows, indices: np.ndarray) -> pd.DatetimeIndex:
 
 
 def train_network(
-    strategy: NetworkStrategy, windows: Windows, fold: Fold, seed: int
-) -> tuple[torch.nn.Module, pd.DataFrame]:
-    """Build ``strategy``'s network under ``seed`` and fit it on the fold's training block
-    (early stopping on its validation block when it has one): the network and its history."""
+    strategy: NetworkStrategy,
+    windows: Windows,
+    train: np.ndarray,
+    val: np.ndarray,
+    seed: int,
+    *,
+    callbacks: Sequence[object] = (),
+) -> FitResult:
+    """Train a fresh network of ``strategy`` on the samples ``train`` (early stopping on
+    ``val`` when not empty), as every fold of a suite does.
+
+    The network is built under a fork of the global generator seeded with ``seed``, and
+    trained with ``seed``; ``callbacks`` are added after the strategy's own.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network = strategy.build(windows.data.shape[0], windows.data.shape[1], windows.lookback)
     options = copy.deepcopy(strategy.fit_options)
     batch_size = options.pop("batch_size", 32)
     options.setdefault("progress", False)
-    train: WindowLoader | SequentialLoader
-    val: WindowLoader | SequentialLoader | None
+    if callbacks:
+        options["callbacks"] = [*options.get("callbacks", ()), *callbacks]
+    loader: WindowLoader | SequentialLoader
+    val_loader: WindowLoader | SequentialLoader | None
     if strategy.sequential is None:
-        train = WindowLoader(
-            windows, fold.train, batch_size=batch_size, shuffle=True, generator=seed
-        )
-        val = WindowLoader(windows, fold.val, batch_size=256) if len(fold.val) else None
+        loader = WindowLoader(windows, train, batch_size=batch_size, shuffle=True, generator=seed)
+        val_loader = WindowLoader(windows, val, batch_size=256) if len(val) else None
     else:
-        train, val = _sequential_loaders(strategy.sequential, windows, fold, seed)
-    result = fit(network, strategy.loss, train, val_loader=val, seed=seed, **options)
-    return result.network, result.history
+        loader, val_loader = _sequential_loaders(strategy.sequential, windows, train, val, seed)
+    return fit(network, strategy.loss, loader, val_loader=val_loader, seed=seed, **options)
 
 
 def _sequential_loaders(
-    settings: SequentialTraining, windows: Windows, fold: Fold, seed: int
+    settings: SequentialTraining, windows: Windows, train: np.ndarray, val: np.ndarray, seed: int
 ) -> tuple[SequentialLoader, SequentialLoader | None]:
-    """Runs over the training block, and one run over the validation block."""
+    """Runs over the training samples, and one run over the validation samples."""
     stride = settings.stride or windows.horizon
-    train = SequentialLoader(
+    loader = SequentialLoader(
         windows,
-        fold.train,
+        train,
         run_length=settings.run_length,
         stride=stride,
         batch_size=settings.batch_size,
@@ -142,12 +151,12 @@ def _sequential_loaders(
         costs_bps=settings.costs_bps,
         truncate_every=settings.truncate_every,
     )
-    val = None
-    if len(fold.val):
-        val = SequentialLoader(
-            windows, fold.val, run_length=None, stride=stride, costs_bps=settings.costs_bps
+    val_loader = None
+    if len(val):
+        val_loader = SequentialLoader(
+            windows, val, run_length=None, stride=stride, costs_bps=settings.costs_bps
         )
-    return train, val
+    return loader, val_loader
 
 
 def run_fold(job: FoldJob) -> FoldOutput:
@@ -162,13 +171,14 @@ def run_fold(job: FoldJob) -> FoldOutput:
             for k in range(job.seeds):
                 run = seed_run_name(strategy.name, k, job.seeds)
                 seed = training_seed(job.seed, job.index, position, k)
-                network, history = train_network(strategy, windows, fold, seed)
-                out.histories.append(history.assign(strategy=run, fold=job.index, seed=k))
-                if not getattr(network, "holdings_aware", False):
+                result = train_network(strategy, windows, fold.train, fold.val, seed)
+                out.histories.append(result.history.assign(strategy=run, fold=job.index, seed=k))
+                if not getattr(result.network, "holdings_aware", False):
                     # a holdings-aware network decides along the suite's one portfolio,
                     # after every fold is trained (deepalloc.evaluation.holdings)
-                    out.weights[run] = _predict_blocks(network, windows, fold.test)
+                    out.weights[run] = _predict_blocks(result.network, windows, fold.test)
                 out.states[run] = {
-                    name: t.detach().cpu().clone() for name, t in network.state_dict().items()
+                    name: t.detach().cpu().clone()
+                    for name, t in result.network.state_dict().items()
                 }
     return out

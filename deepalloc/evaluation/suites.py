@@ -322,8 +322,23 @@ def run_suite(
     ]
     folder = None if cache_dir is None else str(cache_dir)
     outputs = map_folds(functools.partial(_cached_run, folder=folder), jobs, n_jobs, backend)
-    names, seed_runs = _rows(strategies, seeds)
     trading = _Trading(returns, costs_bps, rebalance, lag, leverage, periods_per_year)
+    return _result(windows, folds, strategies, seeds, outputs, trading, seed, paths)
+
+
+def _result(
+    windows: Windows,
+    folds: Sequence[Fold],
+    strategies: Sequence[Strategy],
+    seeds: int,
+    outputs: Sequence[FoldOutput],
+    trading: _Trading,
+    seed: int,
+    paths: Sequence[BacktestPath] | None,
+) -> SuiteResult:
+    """Backtest the folds' weights and gather the result (see ``run_suite``)."""
+    names, seed_runs = _rows(strategies, seeds)
+    returns, periods_per_year = trading.returns, trading.periods_per_year
     aware = _holdings_aware(strategies, seeds, outputs, windows)
     if paths is None:
         along = trading.along_path([(f.test, i) for i, f in enumerate(folds)], aware, windows)
@@ -367,3 +382,30 @@ def run_suite(
         periods_per_year=periods_per_year,
         path_tables=path_tables,
     )
+
+
+def assemble_suite(
+    windows: Windows,
+    folds: Sequence[Fold],
+    strategies: Sequence[Strategy],
+    outputs: Sequence[FoldOutput],
+    *,
+    returns: pd.DataFrame,
+    costs_bps: float | pd.Series = 0.0,
+    rebalance: str | None = None,
+    lag: int = 0,
+    leverage: float = 1.0,
+    seed: int = 0,
+    seeds: int = 1,
+    periods_per_year: float | None = None,
+) -> SuiteResult:
+    """The :class:`SuiteResult` of walk-forward folds that already ran: every strategy's
+    weights from ``outputs`` (one per fold, holding each row of ``strategies``) backtested
+    over all test blocks with the same settings, as :func:`run_suite` does.
+
+    ``windows`` and ``folds`` describe the test blocks in the result (their dates); a
+    search uses it to gather the folds of its retrained configurations.
+    """
+    strategies = with_equal_weight(strategies)
+    trading = _Trading(returns, costs_bps, rebalance, lag, leverage, periods_per_year)
+    return _result(windows, folds, strategies, seeds, outputs, trading, seed, None)

@@ -8,9 +8,7 @@ import pytest
 
 from deepalloc.config import SUITE_SCHEMA, ConfigError, build_suite, validate_config
 
-SECTIONS = (
-    "[data], [windows], [split], [backtest], [training], [[networks]], [[baselines]], [output]"
-)
+SECTIONS = "[data], [windows], [split], [backtest], [training], [[networks]], [[baselines]], [output], [search], [cluster]"
 
 
 def _rename(config, old, new):
