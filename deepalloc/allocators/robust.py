@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from deepalloc._checks import check_choice, check_finite, check_ndim, check_same_size
+from deepalloc._recording import Recorded
 from deepalloc.allocators.convex import ConvexAllocator
 from deepalloc.allocators.qp import QPSettings
 from deepalloc.allocators.robust_fast import (
@@ -89,7 +90,7 @@ def tv_problem(w: cp.Variable, p: Params) -> cp.Problem:
     return cp.Problem(cp.Minimize(objective), cons)
 
 
-class _RobustLayer(nn.Module):
+class _RobustLayer(Recorded, nn.Module):
     """Input checks, the float64 computation and the per-shape conic layers."""
 
     robust = True

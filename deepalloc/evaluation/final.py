@@ -117,32 +117,39 @@ def train_final(
         networks; a run without them decides as from cash.
     """
     fold = final_fold(windows, val_size=val_size, train_size=train_size)
-    latest = windows.without_targets()
-    rows: dict[str, pd.Series] = {}
+    # the last window alone, as deepalloc.models.latest_weights reads it: a batch of one
+    # gives the same bits there and here (a larger batch may take another BLAS kernel)
+    everything = windows.without_targets()
+    latest = everything.inputs([everything.n_samples - 1])
     networks: dict[str, nn.Module] = {}
     histories = []
     with fold_threads(threads):
         for position, strategy in enumerate(with_equal_weight(strategies)):
-            if isinstance(strategy, BaselineStrategy):
-                rows[strategy.name] = predict(strategy.rule, latest).iloc[-1]
+            if not isinstance(strategy, NetworkStrategy):
                 continue
-            assert isinstance(strategy, NetworkStrategy)
-            runs = []
             for k in range(seeds):
                 run = seed_run_name(strategy.name, k, seeds)
                 seed_k = training_seed(seed, fold_index, position, k)
                 fitted = train_network(strategy, windows, fold.train, fold.val, seed_k)
-                networks[run], history = fitted.network, fitted.history
-                histories.append(history.assign(strategy=run, seed=k))
-                held = (holdings or {}).get(run)
-                if getattr(networks[run], "holdings_aware", False) and held is not None:
-                    vector = held.reindex(latest.assets, fill_value=0.0)
-                    rows[run] = decide_with_holdings(networks[run], latest, vector).iloc[-1]
-                else:
-                    rows[run] = predict(networks[run], latest).iloc[-1]
-                runs.append(run)
-            if seeds > 1:
-                rows[ensemble_name(strategy.name)] = sum(rows[r] for r in runs) / seeds
+                networks[run] = fitted.network
+                histories.append(fitted.history.assign(strategy=run, seed=k))
+    # decided with the caller's threads, as deepalloc predict decides: float32 sums on
+    # another number of threads may differ in the last bit
+    rows: dict[str, pd.Series] = {}
+    for strategy in with_equal_weight(strategies):
+        if isinstance(strategy, BaselineStrategy):
+            rows[strategy.name] = predict(strategy.rule, latest).iloc[-1]
+            continue
+        runs = [seed_run_name(strategy.name, k, seeds) for k in range(seeds)]
+        for run in runs:
+            held = (holdings or {}).get(run)
+            if getattr(networks[run], "holdings_aware", False) and held is not None:
+                vector = held.reindex(latest.assets, fill_value=0.0)
+                rows[run] = decide_with_holdings(networks[run], latest, vector).iloc[-1]
+            else:
+                rows[run] = predict(networks[run], latest).iloc[-1]
+        if seeds > 1:
+            rows[ensemble_name(strategy.name)] = sum(rows[r] for r in runs) / seeds
     decision = pd.Timestamp(windows.dates[-1])
     return FinalRun(
         networks=networks,

@@ -36,6 +36,10 @@ class InstanceNorm(nn.Module):
         check_ndim("x", x, 4, "batch, channel, asset, time")
         # mean of the squared deviations rather than ``x.var``: the same value up to
         # rounding, and several times cheaper (``var`` runs a Welford loop per series)
+        # on a contiguous copy: reductions over a strided view (windows cut from one
+        # long series) sum in another order, and a saved model would not reproduce the
+        # suite's weights bit for bit
+        x = x.contiguous()
         centred = x - x.mean(-1, keepdim=True)
         out = centred * torch.rsqrt(centred.square().mean(-1, keepdim=True) + self.eps)
         if self.weight is not None and self.bias is not None:

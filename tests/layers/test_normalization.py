@@ -38,3 +38,13 @@ def test_instance_norm_affine_and_gradients():
     want = plain * np.array([2.0, -1.0])[:, None, None] + np.array([0.5, 0.0])[:, None, None]
     np.testing.assert_allclose(norm(x).detach().numpy(), want, rtol=0, atol=1e-12)
     assert torch.autograd.gradcheck(norm, (x,))
+
+
+def test_instance_norm_does_not_depend_on_memory_layout():
+    # windows cut from one long series are strided views; a model's weights must be the
+    # same bits whether it reads such a view or a contiguous copy
+    series = torch.randn(1, 5, 500, generator=torch.Generator().manual_seed(3))
+    view = series.unfold(-1, 60, 1)[:, :, -7:].permute(2, 0, 1, 3)
+    assert not view.is_contiguous()
+    norm = InstanceNorm()
+    assert torch.equal(norm(view), norm(view.contiguous()))
