@@ -104,7 +104,7 @@ def test_trading_costs(tmp_path):
         costs=costs,
         output=str(tmp_path),
     )
-    versions = {"cost_unaware", "cost_aware", "equal_weight"}
+    versions = {"cost_unaware", "cost_aware", "sequential_no_costs", "equal_weight"}
     assert set(zip(table["costs_bps"], table["training"], strict=True)) == {
         (c, v) for c in costs for v in versions
     }
@@ -116,9 +116,16 @@ def test_trading_costs(tmp_path):
     assert (aware["difference_ci_low"] <= aware["sharpe_difference"]).all()
     assert (aware["sharpe_difference"] <= aware["difference_ci_high"]).all()
     assert table.loc[table["training"] != "cost_aware", "p_value"].isna().all()
-    # the cost-unaware network and equal weight trade the same weights at every cost
-    for version in ("cost_unaware", "equal_weight"):
+    # the versions not trained for a cost trade the same weights at every cost
+    for version in ("cost_unaware", "sequential_no_costs", "equal_weight"):
         turnover = table.loc[table["training"] == version, "average_turnover"]
         assert turnover.max() - turnover.min() < 1e-12
+    unaware = table[table["training"] == "cost_unaware"].set_index("costs_bps")
+    ratio = aware.set_index("costs_bps")["average_turnover"] / unaware["average_turnover"]
+    assert abs(aware.set_index("costs_bps")["turnover_vs_unaware"] - ratio).max() < 1e-12
+    # one fold: every network trained at least one epoch and at most the epochs asked
+    epochs = table.attrs["epochs"]
+    assert len(epochs) == 2 + len(costs) and epochs.to_numpy().min() >= 1
+    assert epochs.to_numpy().max() <= 1
     assert (tmp_path / "turnover.png").stat().st_size > 0
     assert (tmp_path / "table.csv").exists()
