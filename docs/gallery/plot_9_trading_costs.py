@@ -3,10 +3,11 @@ Trading costs: a network that knows what it holds and what trading costs
 ========================================================================
 
 One temporal convolution network with a softmax allocator on the bundled S&P 500
-stocks, trained in a yearly walk-forward in two ways: cost-unaware (ordinary training on
+stocks, trained in a walk-forward in two ways: cost-unaware (ordinary training on
 independent windows, costs paid only in the backtest) and cost-aware (the network sees
 the portfolio it holds and is trained sequentially, along runs of monthly decisions
-whose trades pay the cost inside the loss), at several costs. Every version is
+whose trades pay the cost inside the loss), at several costs, and a control trained
+sequentially without costs (what the sequential mode alone does). Every version is
 backtested after the same costs with monthly rebalancing: the average turnover, the
 after-cost Sharpe ratio with its 95% interval, and the Ledoit–Wolf test of the
 cost-aware minus the cost-unaware Sharpe ratio.
@@ -34,8 +35,8 @@ table = trading_costs.main(
 table.round(3)
 
 # %%
-# Turnover against cost: the cost-unaware network and equal weight trade the same
-# weights at every cost; each cost-aware network was trained for its own cost.
+# Turnover against cost: the cost-unaware network, the control and equal weight trade
+# the same weights at every cost; each cost-aware network was trained for its own cost.
 
 figure = trading_costs.turnover_figure(table)
 
