@@ -43,7 +43,7 @@ truncation every 6 decisions (half a year), by reasoning, not search. The seed i
 (0) and the same for every version. The start (2010) and the two-year retraining are
 there to keep the run within about half an hour on two shared cores.
 
-Run: python -m examples.trading_costs
+Run: python -m examples.trading_costs [OUTPUT_FOLDER]
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from deepalloc.analysis import metrics, stats
+from deepalloc import metrics, stats
 from deepalloc.backtest import BacktestResult, backtest
 from deepalloc.data import make_windows, prices_to_returns, walk_forward_folds
 from deepalloc.datasets import load_sp500
@@ -67,6 +67,7 @@ from deepalloc.evaluation import NetworkStrategy, SequentialTraining, run_suite
 from deepalloc.evaluation.strategies import ensemble_name
 from deepalloc.losses import SharpeLoss
 from deepalloc.networks import TCNNet
+from deepalloc.training import EarlyStopping
 
 UNAWARE, AWARE, EQUAL = "cost_unaware", "cost_aware", "equal_weight"
 NO_COSTS = "sequential_no_costs"
@@ -87,7 +88,6 @@ def strategies(
     costs: Sequence[float], epochs: int, sequential_epochs: int
 ) -> list[NetworkStrategy]:
     """The cost-unaware network, one cost-aware network per cost and the control."""
-    from deepalloc.training import EarlyStopping
 
     def options(n: int, patience: int, batch_size: int | None) -> dict[str, object]:
         out: dict[str, object] = {
@@ -259,4 +259,5 @@ if __name__ == "__main__":
     result = main(output=sys.argv[1] if len(sys.argv) > 1 else None)
     with pd.option_context("display.width", 200, "display.precision", 3):
         print(result.to_string(index=False))
+        print("epochs trained per fold:\n", result.attrs["epochs"])
     print("written to", result.attrs["output"])
