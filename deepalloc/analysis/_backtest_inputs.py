@@ -10,9 +10,13 @@ import pandas as pd
 
 from deepalloc.data.frames import validate_frame
 
-GROSS_TOLERANCE = 1e-6
-"""Slack on the gross-exposure limit, plus one float32 epsilon per asset: weights a
-network produced in float32 that sum to the limit pass."""
+GROSS_TOLERANCE = 1e-4
+"""Relative slack on the gross-exposure limit, plus one float32 epsilon per asset.
+Weights a network produced in float32 sum to its budget only up to the rounding of its
+last layer: a float32 QP solve's budget residual is about the system's condition number
+times float32's epsilon (1.2e-7), and weights from the S&P 500 demo's mean-variance
+network reached 1 + 3.4e-6. Mistakes the limit is for (weights in percent, 100x; an
+unintended leverage) stay far above it."""
 
 
 def _is_finite_number(value: object) -> bool:

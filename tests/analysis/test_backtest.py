@@ -114,6 +114,10 @@ def test_gross_exposure_is_limited_by_leverage(returns):
     backtest(long_short / 1.5, returns, leverage=2.0)  # gross exactly 2
     float32 = (double / 2).astype(np.float32)  # a network's output, rounded to float32
     backtest(float32 * (1 + 4e-7), returns)
+    # a float32 QP's budget residual (the demo's mean-variance network reached 1 + 3.4e-6)
+    backtest(float32 * (1 + 2e-5), returns)
+    with pytest.raises(ValueError, match="leverage=1, got 1.001 on"):
+        backtest(float32 * 1.001, returns)  # a real excess is still refused
     with pytest.raises(ValueError, match="leverage: expected a finite positive"):
         backtest(double, returns, leverage=float("nan"))
 
