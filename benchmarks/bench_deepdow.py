@@ -11,7 +11,8 @@ Its imports need nothing beyond deepalloc's own dependencies. Run:
     python -m benchmarks.bench_deepdow data       # raw_to_Xy vs make_windows (bench_windows)
     python -m benchmarks.bench_deepdow backtest   # 20 y x 500 assets (bench_backtest)
 
-(``--quick`` for a short run, ``--output FILE`` to write the Markdown too.) Layers are
+(``--quick`` for a short run, ``--threads N`` for N torch threads, ``--output FILE`` to
+write the Markdown too.) Layers are
 compared forward + backward after checking that both give the same weights to 1e-5
 (DeepDow's layers are solved at tight SCS tolerance for that check and timed with their
 defaults). ``--device cuda`` times deepalloc's layers on a GPU. All timings are paired
@@ -271,8 +272,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--lookbacks", default="60,252")
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rounds = args.rounds or (3 if args.quick else 7)
     passed = ["--quick"] if args.quick else []
     passed += ["--output", args.output] if args.output else []

@@ -62,7 +62,9 @@ def market(name: str, quick: bool) -> pd.DataFrame:
     return prices_to_returns(load_sp500().loc[start:])
 
 
-def run_market(name: str, seeds: int, epochs: int, quick: bool) -> tuple[pd.DataFrame, str]:
+def run_market(
+    name: str, seeds: int, epochs: int, quick: bool, leverage: float
+) -> tuple[pd.DataFrame, str]:
     """Per network: each seed's test Sharpe ratio, their mean and std; and a note."""
     returns = market(name, quick)
     windows = make_windows(returns, lookback=LOOKBACK, horizon=HORIZON)
@@ -78,7 +80,7 @@ def run_market(name: str, seeds: int, epochs: int, quick: bool) -> tuple[pd.Data
     ]
     folds = walk_forward_folds(windows, test_size="Y", initial_train=0.6, val_size=0.2)
     started = time.perf_counter()
-    result = run_suite(windows, strategies, folds, returns=returns, seeds=seeds)
+    result = run_suite(windows, strategies, folds, returns=returns, seeds=seeds, leverage=leverage)
     seconds = time.perf_counter() - started
     sharpe = result.table["sharpe_ratio"]
     rows = []
@@ -99,7 +101,8 @@ def run_market(name: str, seeds: int, epochs: int, quick: bool) -> tuple[pd.Data
     span = f"{pd.Timestamp(first['test_start']).date()} to {pd.Timestamp(last['test_end']).date()}"
     note = (
         f"{name}: {len(folds)} yearly walk-forward folds, test {span}, {len(windows)} "
-        f"windows in all; suite took {seconds:.0f} s"
+        f"windows in all; suite took {seconds:.0f} s; largest gross exposure of the "
+        f"networks' weights {max(w.abs().sum(axis=1).max() for w in result.weights.values()):.7f}"
     )
     return pd.DataFrame(rows), note
 
@@ -110,13 +113,19 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--leverage",
+        type=float,
+        default=1.0,
+        help="the backtest's gross exposure limit (1: long-only budget)",
+    )
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
     names = ["synthetic", "sp500"] if args.market == "both" else [args.market]
     load_before = "/".join(f"{v:.1f}" for v in os.getloadavg())
     tables, notes = [], []
     for name in names:
-        table, note = run_market(name, args.seeds, args.epochs, args.quick)
+        table, note = run_market(name, args.seeds, args.epochs, args.quick, args.leverage)
         tables.append(table)
         notes.append(note)
         print(note, flush=True)
@@ -127,7 +136,8 @@ def main(argv: list[str] | None = None) -> str:
             f"Settings: lookback {LOOKBACK}, horizon {HORIZON}, cap {MAX_WEIGHT}, Sharpe loss, "
             f"Adam lr 3e-3, batch 64, at most {args.epochs} epochs with early stopping "
             f"(patience 3) on a purged validation block (last 20% of each training window), "
-            f"{args.seeds} seeds; test Sharpe annualised, no costs",
+            f"{args.seeds} seeds; test Sharpe annualised, no costs; backtest leverage limit "
+            f"{args.leverage:g}",
             "",
             *[f"- {note}" for note in notes],
             "",

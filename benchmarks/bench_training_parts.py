@@ -16,7 +16,7 @@ part sees in training, and all of them are timed in the same paired rounds:
 medians of paired rounds after warm-up; the share is of the whole step's median.
 
 Run: python -m benchmarks.bench_training_parts [--threads 1] [--rounds 15] [--compile]
-[--output FILE]
+[--quick] [--output FILE]
 """
 
 from __future__ import annotations
@@ -104,8 +104,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, to check the script")
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds = 3
     if args.threads:
         torch.set_num_threads(args.threads)
     load_before = "/".join(f"{v:.1f}" for v in os.getloadavg())
