@@ -11,7 +11,7 @@ from torch import nn
 from deepalloc._checks import check_choice, check_ndim
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
-"""The options of ``MLP(activation=)`` (and of the dense networks)."""
+"""The activations: the options of the ``activation`` of :class:`MLP` and of the dense networks."""
 
 
 class Maxout(nn.Module):

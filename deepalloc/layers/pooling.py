@@ -12,7 +12,7 @@ from torch.autograd.function import once_differentiable
 from deepalloc._checks import check_choice, check_ndim
 
 POOL_MODES = ("last", "mean", "max", "attention", "exp_decay")
-"""The options of ``TimePool(mode=)``."""
+"""The pooling modes: the options of the ``mode`` of :class:`TimePool`."""
 
 
 def attention_pool(x: torch.Tensor, score: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
