@@ -11,7 +11,8 @@ Its imports need nothing beyond deepalloc's own dependencies. Run:
     python -m benchmarks.bench_deepdow data       # raw_to_Xy vs make_windows (bench_windows)
     python -m benchmarks.bench_deepdow backtest   # 20 y x 500 assets (bench_backtest)
 
-(``--quick`` for a short run, ``--output FILE`` to write the Markdown too.) Layers are
+(``--quick`` for a short run, ``--threads N`` for N torch threads, ``--output FILE`` to
+write the Markdown too.) Layers are
 compared forward + backward after checking that both give the same weights to 1e-5
 (DeepDow's layers are solved at tight SCS tolerance for that check and timed with their
 defaults). ``--device cuda`` times deepalloc's layers on a GPU. All timings are paired
@@ -144,21 +145,31 @@ def _synthetic(n_samples: int = 640, n_assets: int = 20, lookback: int = 40, hor
     return windows.x.contiguous(), windows.y.contiguous()
 
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages (the machine may be shared)."""
+    import os
+
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def bench_training(rounds: int = 7) -> str:
-    """One epoch of each pair, alternating the libraries in ``rounds`` paired rounds.
+    """One epoch of each network, interleaved with its DeepDow counterpart, in paired rounds.
 
     Shared machines drift by tens of percent within seconds, so each round times one
-    DeepDow epoch and one deepalloc epoch back to back; the table gives the median epoch
-    of each and the median of the per-round ratios. Each round also times the LSTM
-    alone (same sizes, forward + backward, no allocation layer, no optimiser): DeepDow's
-    epoch over that time bounds the speed-up any implementation of the same
-    architecture on PyTorch's LSTM can reach.
+    epoch of every contender of a group back to back (DeepDow's network, deepalloc's,
+    and the LSTM alone); the table gives the median epoch of each and the median of
+    the per-round ratios. The LSTM alone (same sizes, forward + backward, no
+    allocation layer, no optimiser) bounds the speed-up any implementation of the
+    recurrent architecture on PyTorch's LSTM can reach; the temporal convolution
+    networks (TCN) are not bound by it. deepalloc trains with its default optimizer
+    (``deepalloc.training.DEFAULT_OPTIMIZER``), DeepDow with ``torch.optim.Adam``.
     """
     from deepdow.losses import SharpeRatio
     from deepdow.nn import BachelierNet, KeynesNet
 
     from deepalloc.losses import SharpeLoss
-    from deepalloc.networks import LSTMMarkowitzNet, LSTMNet
+    from deepalloc.networks import LSTMMarkowitzNet, LSTMNet, TCNMarkowitzNet, TCNNet
+    from deepalloc.training import DEFAULT_OPTIMIZER
 
     x, y = _synthetic()
     n_assets = x.shape[2]
@@ -167,32 +178,50 @@ def bench_training(rounds: int = 7) -> str:
         y.permute(0, 1, 3, 2).contiguous(),
     )  # DeepDow: (n, c, time, asset)
 
-    def epoch(net, loss, xs, ys):
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    def epoch(net, loss, xs, ys, make_optimizer):
+        opt = make_optimizer(net.parameters())
         for start in range(0, len(xs), 32):
             opt.zero_grad()
             loss(net(xs[start : start + 32]), ys[start : start + 32]).mean().backward()
             opt.step()
 
+    def dd_epoch(net):
+        plain_adam = partial(torch.optim.Adam, lr=1e-3)
+        return partial(epoch, net, SharpeRatio(input_type="simple"), x_dd, y_dd, plain_adam)
+
+    def da_epoch(net):
+        return partial(epoch, net, SharpeLoss(), x, y, DEFAULT_OPTIMIZER)
+
     torch.manual_seed(0)
-    pairs = [
+    # (DeepDow's name, its network, [(what, deepalloc's network), ...])
+    groups = [
         (
-            "Markowitz network",
             "BachelierNet",
             BachelierNet(1, n_assets, hidden_size=32),
-            LSTMMarkowitzNet(1, hidden_size=16, bidirectional=True, pool="attention"),
+            [
+                (
+                    "Markowitz network",
+                    LSTMMarkowitzNet(1, hidden_size=16, bidirectional=True, pool="attention"),
+                ),
+                ("TCN softmax network", TCNNet(1)),
+                ("TCN Markowitz network", TCNMarkowitzNet(1)),
+            ],
         ),
         (
-            "recurrent softmax network",
             "KeynesNet",
             KeynesNet(1, hidden_size=32, n_groups=4),
-            LSTMNet(
-                1,
-                hidden_size=16,
-                bidirectional=True,
-                pool="mean",
-                allocator=SoftmaxAllocator(temperature="learnable"),
-            ),
+            [
+                (
+                    "recurrent softmax network",
+                    LSTMNet(
+                        1,
+                        hidden_size=16,
+                        bidirectional=True,
+                        pool="mean",
+                        allocator=SoftmaxAllocator(temperature="learnable"),
+                    ),
+                )
+            ],
         ),
     ]
     # the floor: the shared recurrence alone, PyTorch's own LSTM (the kernel both
@@ -205,33 +234,30 @@ def bench_training(rounds: int = 7) -> str:
             lstm(batch)[0].sum().backward()
 
     rows = []
-    for what, dd_name, dd_net, da_net in pairs:
-        timed = paired_rounds(
-            {
-                "dd": partial(epoch, dd_net, SharpeRatio(input_type="simple"), x_dd, y_dd),
-                "da": partial(epoch, da_net, SharpeLoss(), x, y),
-                "floor": lstm_epoch,
-            },
-            rounds=rounds,
-            warmup=1,
-        )
-        rows.append(
-            {
-                "network": what,
-                "DeepDow": dd_name,
-                "DeepDow ms / epoch": timed.cell("dd"),
-                "deepalloc": type(da_net).__name__,
-                "deepalloc ms / epoch": timed.cell("da"),
-                "speed-up: median (range)": timed.ratio_cell("dd", "da"),
-                "LSTM alone ms / epoch": timed.cell("floor"),
-                "deepalloc / LSTM alone": timed.ratio_cell("da", "floor"),
-                "DeepDow / LSTM alone (bound)": timed.ratio_cell("dd", "floor"),
-            }
-        )
-        print(rows[-1], flush=True)
+    load_before = _load()
+    for dd_name, dd_net, ours in groups:
+        contenders = {"dd": dd_epoch(dd_net), "floor": lstm_epoch}
+        contenders |= {what: da_epoch(net) for what, net in ours}
+        timed = paired_rounds(contenders, rounds=rounds, warmup=1)
+        for what, net in ours:
+            rows.append(
+                {
+                    "network": what,
+                    "DeepDow": dd_name,
+                    "DeepDow ms / epoch": timed.cell("dd"),
+                    "deepalloc": type(net).__name__,
+                    "deepalloc ms / epoch": timed.cell(what),
+                    "speed-up: median (range)": timed.ratio_cell("dd", what),
+                    "LSTM alone ms / epoch": timed.cell("floor"),
+                    "deepalloc / LSTM alone": timed.ratio_cell(what, "floor"),
+                    "DeepDow / LSTM alone (bound)": timed.ratio_cell("dd", "floor"),
+                }
+            )
+            print(rows[-1], flush=True)
     return "\n".join(
         [
-            f"Machine: {machine()}; one epoch = 640 samples, batch 32, 20 assets, lookback 40, "
+            f"Machine: {machine()}; load average (1/5/15 min) {load_before} before, "
+            f"{_load()} after; one epoch = 640 samples, batch 32, 20 assets, lookback 40, "
             f"horizon 20; {rounds} paired rounds after one warm-up epoch each",
             "",
             markdown_table(pd.DataFrame(rows)),
@@ -246,8 +272,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--lookbacks", default="60,252")
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rounds = args.rounds or (3 if args.quick else 7)
     passed = ["--quick"] if args.quick else []
     passed += ["--output", args.output] if args.output else []

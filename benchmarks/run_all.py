@@ -29,7 +29,9 @@ BENCHMARKS: dict[str, list[str]] = {
     "networks": ["benchmarks.bench_networks"],
     "backtest": ["benchmarks.bench_backtest"],
     "deepdow_layers": ["benchmarks.bench_deepdow", "layers"],
-    "deepdow_training": ["benchmarks.bench_deepdow", "training"],
+    "deepdow_training": ["benchmarks.bench_deepdow", "training", "--threads", "1"],
+    "training_parts": ["benchmarks.bench_training_parts", "--threads", "1"],
+    "tcn_quality": ["benchmarks.bench_tcn_quality"],
     "tune": ["benchmarks.bench_tune"],
     "sequential": ["benchmarks.bench_sequential"],
 }

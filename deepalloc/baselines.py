@@ -67,7 +67,7 @@ def _check_shrinkage(shrinkage: str | None, intensity: float) -> None:
         raise ValueError(f"intensity: expected a number in [0, 1], got {intensity!r}")
 
 
-def _cov(r: torch.Tensor, shrinkage: str | None, intensity: float) -> torch.Tensor:
+def _cov(r: torch.Tensor, shrinkage: Shrinkage | None, intensity: float) -> torch.Tensor:
     cov = covariance(r, ddof=1)
     return cov if shrinkage is None else shrink(cov, shrinkage, intensity)
 

@@ -5,13 +5,16 @@ Returns have shape (batch, asset, time); covariances (batch, asset, asset).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from deepalloc._checks import check_choice
 
 SHRINK_TARGETS = ("diagonal", "identity", "constant_correlation")
+"""Shrinkage targets (the options of ``target`` and of ``CovarianceEstimator(shrinkage=)``)."""
+SQRT_METHODS = ("eigh", "cholesky")
+"""Matrix square roots (the options of ``method`` in :func:`matrix_sqrt`)."""
 
 
 def covariance(returns: torch.Tensor, *, ddof: int = 1) -> torch.Tensor:
@@ -36,8 +39,8 @@ def _centred_gram(returns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def shrunk_covariance(
     returns: torch.Tensor,
-    target: str | None = None,
-    intensity: float | str = "ledoit_wolf",
+    target: Literal["diagonal", "identity", "constant_correlation"] | None = None,
+    intensity: float | Literal["ledoit_wolf"] = "ledoit_wolf",
     *,
     ddof: int = 1,
 ) -> torch.Tensor:
@@ -85,7 +88,9 @@ def correlation(cov: torch.Tensor) -> torch.Tensor:
     return cov / (std[..., :, None] * std[..., None, :])
 
 
-def shrinkage_target(cov: torch.Tensor, target: str) -> torch.Tensor:
+def shrinkage_target(
+    cov: torch.Tensor, target: Literal["diagonal", "identity", "constant_correlation"]
+) -> torch.Tensor:
     """Structured target ``F`` of the same shape as ``cov``.
 
     ``"diagonal"``: the variances only. ``"identity"``: the average variance times the
@@ -107,7 +112,11 @@ def shrinkage_target(cov: torch.Tensor, target: str) -> torch.Tensor:
     return off[..., None, None] * outer * (1 - eye) + torch.diag_embed(var)
 
 
-def shrink(cov: torch.Tensor, target: str, intensity: float | torch.Tensor) -> torch.Tensor:
+def shrink(
+    cov: torch.Tensor,
+    target: Literal["diagonal", "identity", "constant_correlation"],
+    intensity: float | torch.Tensor,
+) -> torch.Tensor:
     """Linear shrinkage ``(1 - d) S + d F`` with intensity ``d`` (scalar or (batch,))."""
     d = torch.as_tensor(intensity, dtype=cov.dtype, device=cov.device)
     if d.ndim == 1:
@@ -115,7 +124,9 @@ def shrink(cov: torch.Tensor, target: str, intensity: float | torch.Tensor) -> t
     return (1 - d) * cov + d * shrinkage_target(cov, target)
 
 
-def ledoit_wolf_intensity(returns: torch.Tensor, target: str) -> torch.Tensor:
+def ledoit_wolf_intensity(
+    returns: torch.Tensor, target: Literal["diagonal", "identity", "constant_correlation"]
+) -> torch.Tensor:
     """Ledoit-Wolf optimal shrinkage intensity in [0, 1], shape (batch,).
 
     The estimator of Ledoit and Wolf (2003, 2004): ``d = clip((pi - rho) / gamma / T)``
@@ -135,7 +146,11 @@ def ledoit_wolf_intensity(returns: torch.Tensor, target: str) -> torch.Tensor:
     return _ledoit_wolf(centred, gram / returns.shape[-1], target)
 
 
-def _ledoit_wolf(x: torch.Tensor, s: torch.Tensor, target: str) -> torch.Tensor:
+def _ledoit_wolf(
+    x: torch.Tensor,
+    s: torch.Tensor,
+    target: Literal["diagonal", "identity", "constant_correlation"],
+) -> torch.Tensor:
     """:func:`ledoit_wolf_intensity` from the centred returns ``x`` (batch, asset, time)
     and their covariance ``s`` with ddof 0."""
     t = x.shape[-1]
@@ -170,7 +185,9 @@ def _ledoit_wolf(x: torch.Tensor, s: torch.Tensor, target: str) -> torch.Tensor:
     return (kappa / t).clamp(0.0, 1.0)
 
 
-def matrix_sqrt(cov: torch.Tensor, *, method: str = "eigh", jitter: float = 1e-10) -> torch.Tensor:
+def matrix_sqrt(
+    cov: torch.Tensor, *, method: Literal["eigh", "cholesky"] = "eigh", jitter: float = 1e-10
+) -> torch.Tensor:
     """A square root ``S`` of a covariance with ``S^T S = cov``, shape (..., asset, asset).
 
     Parameters
@@ -187,7 +204,7 @@ def matrix_sqrt(cov: torch.Tensor, *, method: str = "eigh", jitter: float = 1e-1
         Added to the diagonal, relative to the mean variance, so near-singular inputs
         (fewer time steps than assets) stay well conditioned and differentiable.
     """
-    check_choice("method", method, ("eigh", "cholesky"))
+    check_choice("method", method, SQRT_METHODS)
     diagonal = torch.diagonal(cov, dim1=-2, dim2=-1)
     reg = cov + torch.diag_embed((jitter * diagonal.mean(-1, keepdim=True)).expand_as(diagonal))
     if method == "eigh":

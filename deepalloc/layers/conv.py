@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
@@ -35,11 +37,13 @@ class AssetConv(nn.Module):
         out_channels: int,
         kernel_size: int = 3,
         *,
-        padding: str | int = "same",
+        padding: Literal["same", "valid"] | int = "same",
         dilation: int = 1,
-        pool: str | None = None,
+        pool: Literal["avg", "max"] | None = None,
     ):
         super().__init__()
+        if isinstance(padding, str):
+            check_choice("padding", padding, ("same", "valid"))
         if pool is not None:
             check_choice("pool", pool, ("avg", "max"))
         pad: str | tuple[int, int] = padding if isinstance(padding, str) else (0, padding)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
 from deepalloc._channels import ChannelSpec, ReadsReturns
 from deepalloc._checks import check_choice, check_ndim
 from deepalloc._recording import Recorded
-from deepalloc.functional.risk import SHRINK_TARGETS, matrix_sqrt, shrunk_covariance
+from deepalloc.functional.risk import SHRINK_TARGETS, SQRT_METHODS, matrix_sqrt, shrunk_covariance
 
 
 class CovarianceEstimator(ReadsReturns, Recorded, nn.Module):
@@ -36,11 +38,11 @@ class CovarianceEstimator(ReadsReturns, Recorded, nn.Module):
 
     def __init__(
         self,
-        shrinkage: str | None = None,
-        intensity: float | str = "ledoit_wolf",
+        shrinkage: Literal["diagonal", "identity", "constant_correlation"] | None = None,
+        intensity: float | Literal["ledoit_wolf"] = "ledoit_wolf",
         *,
-        output: str = "sqrt",
-        sqrt_method: str = "eigh",
+        output: Literal["sqrt", "covariance"] = "sqrt",
+        sqrt_method: Literal["eigh", "cholesky"] = "eigh",
         jitter: float = 1e-6,
         returns_channel: ChannelSpec = None,
     ):
@@ -52,6 +54,7 @@ class CovarianceEstimator(ReadsReturns, Recorded, nn.Module):
         elif not 0.0 <= intensity <= 1.0:
             raise ValueError(f"intensity: expected a value in [0, 1], got {intensity}")
         check_choice("output", output, ("sqrt", "covariance"))
+        check_choice("sqrt_method", sqrt_method, SQRT_METHODS)
         self.shrinkage, self.intensity, self.output = shrinkage, intensity, output
         self.sqrt_method, self.jitter, self.returns_channel = sqrt_method, jitter, returns_channel
 

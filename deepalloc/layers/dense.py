@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
 
 from deepalloc._checks import check_choice, check_ndim
+
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
+"""The activations: the options of the ``activation`` of :class:`MLP` and of the dense networks."""
 
 
 class Maxout(nn.Module):
@@ -25,7 +29,6 @@ class Maxout(nn.Module):
 
 
 def _activation(name: str) -> nn.Module:
-    check_choice("activation", name, ("relu", "leaky_relu", "tanh"))
     return {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.01), "tanh": nn.Tanh()}[name]
 
 
@@ -53,12 +56,13 @@ class MLP(nn.Module):
         out_features: int,
         hidden: Sequence[int] = (32,),
         *,
-        activation: str = "relu",
+        activation: Literal["relu", "leaky_relu", "tanh", "maxout"] = "relu",
         maxout_k: int = 2,
         dropout: float = 0.0,
-        norm: str | None = None,
+        norm: Literal["batch", "layer"] | None = None,
     ):
         super().__init__()
+        check_choice("activation", activation, ACTIVATIONS)
         if norm is not None:
             check_choice("norm", norm, ("batch", "layer"))
         layers: list[nn.Module] = []

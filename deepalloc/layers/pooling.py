@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -11,10 +11,13 @@ from torch.autograd.function import once_differentiable
 
 from deepalloc._checks import check_choice, check_ndim
 
+POOL_MODES = ("last", "mean", "max", "attention", "exp_decay")
+"""The pooling modes: the options of the ``mode`` of :class:`TimePool`."""
+
 
 def attention_pool(x: torch.Tensor, score: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Attention pooling over time: ``out[b, c, a] = sum_t w[b, a, t] x[b, c, a, t]`` with
-    ``w = softmax_t(score . x[b, :, a, t] + bias)``.
+    ``w = softmax_t(score @ x[b, :, a, t] + bias)``.
 
     Parameters
     ----------
@@ -95,10 +98,14 @@ class TimePool(nn.Module):
     """
 
     def __init__(
-        self, mode: str = "last", *, n_channels: int | None = None, initial_rate: float = 0.1
+        self,
+        mode: Literal["last", "mean", "max", "attention", "exp_decay"] = "last",
+        *,
+        n_channels: int | None = None,
+        initial_rate: float = 0.1,
     ):
         super().__init__()
-        check_choice("mode", mode, ("last", "mean", "max", "attention", "exp_decay"))
+        check_choice("mode", mode, POOL_MODES)
         self.mode = mode
         if mode == "attention":
             if n_channels is None:

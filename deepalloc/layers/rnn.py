@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
@@ -34,7 +36,7 @@ class AssetRNN(nn.Module):
         in_channels: int,
         hidden_size: int,
         *,
-        cell: str = "lstm",
+        cell: Literal["lstm", "gru", "rnn"] = "lstm",
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from torch import nn
 
@@ -20,7 +21,7 @@ class DenseNet(AllocationNetwork):
         lookback: int,
         *,
         hidden: Sequence[int] = (32, 16),
-        activation: str = "relu",
+        activation: Literal["relu", "leaky_relu", "tanh", "maxout"] = "relu",
         dropout: float = 0.0,
         allocator: nn.Module | None = None,
         holdings_aware: bool = False,
@@ -56,7 +57,7 @@ class ConvNet(AllocationNetwork):
         kernel_size: int = 5,
         dilation: int = 1,
         hidden: int = 16,
-        pool: str = "avg",
+        pool: Literal["avg", "max"] = "avg",
         allocator: nn.Module | None = None,
         holdings_aware: bool = False,
     ):

@@ -3,11 +3,15 @@ the same with a transformer across assets."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from torch import nn
 
 from deepalloc._channels import ChannelSpec
+from deepalloc._checks import check_choice
 from deepalloc.allocators import MarkowitzAllocator, SoftmaxAllocator
 from deepalloc.layers import AssetRNN, CrossAssetAttention, InstanceNorm, TimePool
+from deepalloc.layers.pooling import POOL_MODES
 from deepalloc.networks.heads import (
     AllocationNetwork,
     MeanVarianceHead,
@@ -23,7 +27,7 @@ class RecurrentNet(AllocationNetwork):
     ``cell``, ``num_layers`` and ``dropout``.
     """
 
-    cell = "lstm"
+    cell: Literal["lstm", "gru", "rnn"] = "lstm"
     default_layers = 1
     default_dropout = 0.0
 
@@ -32,14 +36,15 @@ class RecurrentNet(AllocationNetwork):
         n_channels: int,
         *,
         hidden_size: int = 32,
-        cell: str | None = None,
+        cell: Literal["lstm", "gru", "rnn"] | None = None,
         num_layers: int | None = None,
         bidirectional: bool = False,
         dropout: float | None = None,
-        pool: str = "last",
+        pool: Literal["last", "mean", "max", "attention", "exp_decay"] = "last",
         allocator: nn.Module | None = None,
         holdings_aware: bool = False,
     ):
+        check_choice("pool", pool, POOL_MODES)  # the user's name for TimePool's mode
         rnn = AssetRNN(
             n_channels,
             hidden_size,
@@ -70,7 +75,7 @@ class LSTMNet(RecurrentNet):
 class GRUNet(RecurrentNet):
     """Stacked GRU layers (two by default)."""
 
-    cell = "gru"
+    cell: Literal["lstm", "gru", "rnn"] = "gru"
     default_layers = 2
 
 
@@ -107,7 +112,7 @@ class LSTMMarkowitzNet(RecurrentNet):
         hidden_size: int = 32,
         num_layers: int = 1,
         bidirectional: bool = False,
-        pool: str = "last",
+        pool: Literal["last", "mean", "max", "attention", "exp_decay"] = "last",
         max_weight: float = 1.0,
         returns_channel: ChannelSpec = None,
         covariance: nn.Module | None = None,
