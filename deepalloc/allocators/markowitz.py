@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepalloc._checks import check_feasible_cap, check_finite, check_ndim, check_same_size
-from deepalloc.allocators.qp import MeanVarianceFunction, QPSettings, solve_box_qp
+from deepalloc._checks import check_feasible_cap, check_ndim, check_same_size
+from deepalloc.allocators.qp import QPSettings, mean_variance_qp, solve_box_qp
 
 LEVERAGE_SLACK = 1e-9
 """Relative excess of ``sum |w|`` over ``gross_leverage`` tolerated before the leverage
@@ -26,14 +26,15 @@ rounding, not a violated cap."""
 
 
 def _per_sample(name: str, value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``value`` as a (batch,) tensor in ``like``'s dtype and device (values are checked
+    by the solver, with the other inputs, in one synchronisation)."""
     t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
     if t.ndim == 0:
-        t = t.expand(like.shape[0])
-    elif t.shape != (like.shape[0],):
+        return t.expand(like.shape[0])
+    if t.shape != (like.shape[0],):
         raise ValueError(
             f"{name}: expected a scalar or shape ({like.shape[0]},), got {tuple(t.shape)}"
         )
-    check_finite(name, t)
     return t
 
 
@@ -182,35 +183,38 @@ class MarkowitzAllocator(nn.Module):
         if self.n_assets is not None and n != self.n_assets:
             raise ValueError(f"mu: expected {self.n_assets} assets, got {n}")
         check_feasible_cap(n, self.max_weight)
-        check_finite("mu", mu)
-        check_finite("cov_sqrt", cov_sqrt)
         gamma_t = _per_sample("gamma", gamma, mu)
         alpha_t = _per_sample("alpha", alpha, mu)
-        if bool((gamma_t.detach() < 0).any()) or bool((alpha_t.detach() < 0).any()):
-            raise ValueError("gamma, alpha: expected non-negative values, got a negative one")
         s = cov_sqrt.to(mu.dtype)
-        ones = torch.ones(b, 1, dtype=mu.dtype, device=mu.device)
         cap = torch.full_like(mu, self.max_weight)
         low = -cap if self.allow_short else torch.zeros_like(mu)
-        w: torch.Tensor = MeanVarianceFunction.apply(
-            mu, s, gamma_t, alpha_t, ones, low, cap, self.settings
-        )
+        w = mean_variance_qp(mu, s, gamma_t, alpha_t, low, cap, self.settings)
         if self.gross_leverage is None:
             return w
         over = w.detach().abs().sum(-1) > self.gross_leverage * (1 + LEVERAGE_SLACK)
+        if torch.compiler.is_compiling():
+            # no data-dependent branch in a compiled graph: the split for every
+            # sample, kept where the cap binds (the same weights, more work)
+            split = self._split(mu, s, gamma_t, alpha_t)
+            return torch.where(over[:, None], split, w)
         if not bool(over.any()):
             return w
         idx = torch.nonzero(over).flatten()
-        split = gross_leverage_split(
-            mu[idx],
-            s[idx],
-            gamma_t[idx],
-            alpha_t[idx],
+        return w.index_put((idx,), self._split(mu[idx], s[idx], gamma_t[idx], alpha_t[idx]))
+
+    def _split(
+        self, mu: torch.Tensor, s: torch.Tensor, gamma: torch.Tensor, alpha: torch.Tensor
+    ) -> torch.Tensor:
+        assert self.gross_leverage is not None
+        return gross_leverage_split(
+            mu,
+            s,
+            gamma,
+            alpha,
             max_weight=self.max_weight,
             gross_leverage=self.gross_leverage,
             settings=self.settings,
         )
-        return w.index_put((idx,), split)
 
 
 class MinVarianceAllocator(MarkowitzAllocator):
