@@ -104,9 +104,11 @@ class BoxQPFunction(torch.autograd.Function):
 
 
 class MeanVarianceFunction(torch.autograd.Function):
-    """``(mu, S, gamma, alpha) -> w`` for ``P = 2 (gamma S'S + alpha I)``, ``q = mu``.
+    """``(mu, S, gamma, alpha, kink, kappa) -> w`` for ``P = 2 (gamma S'S + diag(alpha))``,
+    ``q = mu`` and, when ``kink`` and ``kappa`` are given, the costs
+    ``kappa |w - kink|``.
 
-    The backward pass maps the adjoint ``a`` straight to the inputs, without forming
+    The backward pass maps the adjoint straight to the inputs, without forming
     ``dL/dP`` (:func:`~deepalloc.allocators.qp_grad.mean_variance_backward`): O(batch n^2)
     after the factorisation.
     """
@@ -120,20 +122,26 @@ class MeanVarianceFunction(torch.autograd.Function):
         alpha: torch.Tensor,
         lower: torch.Tensor,
         upper: torch.Tensor,
+        kink: torch.Tensor | None,
+        kappa: torch.Tensor | None,
         settings: QPSettings,
     ) -> torch.Tensor:
-        sol, p = mean_variance_forward(mu, s, gamma, alpha, lower, upper, settings)
-        ctx.kkt, ctx.settings = sol.kkt, settings
-        ctx.save_for_backward(sol.x, sol.free, p, s, gamma)
+        sol, p = mean_variance_forward(mu, s, gamma, alpha, lower, upper, settings, kink, kappa)
+        ctx.kkt, ctx.settings, ctx.kinked = sol.kkt, settings, sol.above is not None
+        above = sol.above if sol.above is not None else sol.free
+        ctx.save_for_backward(sol.x, sol.free, above, p, s, gamma, alpha, kink)
         return sol.x
 
     @staticmethod
     def backward(ctx: Any, grad_x: torch.Tensor) -> tuple[Any, ...]:
-        x, free, p, s, gamma = ctx.saved_tensors
+        x, free, above, p, s, gamma, alpha, kink = ctx.saved_tensors
         with solver_threads(ctx.settings, *x.shape):
             kkt = final_kkt(ctx.kkt, p, free, 1)
-            grads = mean_variance_backward(kkt, x, s, gamma, grad_x, ctx.needs_input_grad[1])
-        return (*grads, None, None, None)
+            grads = mean_variance_backward(
+                kkt, x, s, gamma, alpha, grad_x, ctx.needs_input_grad[1],
+                kink if ctx.kinked else None, above if ctx.kinked else None,
+            )  # fmt: skip
+        return (*grads[:4], None, None, *grads[4:], None)
 
 
 def solve_box_qp(
@@ -194,15 +202,25 @@ def mean_variance_qp(
     lower: torch.Tensor,
     upper: torch.Tensor,
     settings: QPSettings,
+    kink: torch.Tensor | None = None,
+    kappa: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``argmax mu'w - gamma ||S w||^2 - alpha ||w||^2`` s.t. ``sum(w) = 1``,
-    ``lower <= w <= upper``, differentiable in ``mu, S, gamma, alpha``.
+    """``argmax mu'w - gamma ||S w||^2 - sum_i alpha_i w_i^2 - sum_i kappa_i |w_i - kink_i|``
+    s.t. ``sum(w) = 1``, ``lower <= w <= upper``, differentiable in ``mu, S, gamma,
+    alpha, kink, kappa`` (the last term only when ``kink`` and ``kappa`` are given).
 
-    Shapes: ``mu``, ``lower``, ``upper`` (batch, n); ``s`` (batch, n, n); ``gamma``,
-    ``alpha`` (batch,), non-negative. Shapes are the caller's to check; values (finite,
-    non-negative, feasible bounds) are checked here, with one synchronisation.
+    Shapes: ``mu``, ``lower``, ``upper``, ``kink``, ``kappa`` (batch, n) with
+    ``lower <= kink <= upper``; ``s`` (batch, n, n); ``gamma`` (batch,); ``alpha``
+    (batch,) or (batch, n). Shapes are the caller's to check; values (finite,
+    non-negative ``gamma, alpha, kappa``) are checked here, with one synchronisation.
     """
+    if kink is None or kappa is None:
+        kink = kappa = None
     if torch.compiler.is_compiling():
-        return mean_variance_op(mu, s, gamma, alpha, lower, upper, settings.as_args())[0]
-    out: torch.Tensor = MeanVarianceFunction.apply(mu, s, gamma, alpha, lower, upper, settings)
+        return mean_variance_op(mu, s, gamma, alpha, lower, upper, kink, kappa, settings.as_args())[
+            0
+        ]
+    out: torch.Tensor = MeanVarianceFunction.apply(
+        mu, s, gamma, alpha, lower, upper, kink, kappa, settings
+    )
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import torch
 
@@ -94,9 +95,11 @@ def solve_checked(
 
 
 def mean_variance_matrix(s: torch.Tensor, gamma: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """``P = 2 (gamma S'S + alpha I)``, (batch, n, n)."""
+    """``P = 2 (gamma S'S + diag(alpha))``, (batch, n, n); ``alpha`` (batch,) or
+    (batch, n)."""
     p = torch.bmm(s.transpose(1, 2), s).mul_((2 * gamma)[:, None, None])
-    p.diagonal(dim1=-2, dim2=-1).add_((2 * alpha)[:, None])
+    diag = 2 * alpha
+    p.diagonal(dim1=-2, dim2=-1).add_(diag[:, None] if diag.ndim == 1 else diag)
     return p
 
 
@@ -108,15 +111,32 @@ def mean_variance_forward(
     lower: torch.Tensor,
     upper: torch.Tensor,
     settings: QPSettings,
+    kink: torch.Tensor | None = None,
+    kappa: torch.Tensor | None = None,
 ) -> tuple[QPSolution, torch.Tensor]:
-    """Check, form ``P`` and solve the mean-variance QP: the solution and ``P``."""
+    """Check, form ``P`` and solve the mean-variance QP (with the proportional costs
+    ``kappa |w - kink|`` when given): the solution and ``P``."""
     totals = mu.new_ones(mu.shape[0], 1)
     named = {"mu": mu, "cov_sqrt": s, "gamma": gamma, "alpha": alpha}
+    if kink is not None and kappa is not None:
+        named.update(previous_weights=kink, kappa=kappa)
     # the bounds are the caller's (0 or -cap, and cap, with n cap >= 1): feasible
-    check_values(named, non_negative=("gamma", "alpha"))
+    check_values(named, non_negative=("gamma", "alpha", "kappa")[: 3 if kappa is not None else 2])
     with solver_threads(settings, *mu.shape):
         p = mean_variance_matrix(s, gamma, alpha)
-        return qp_solver._solve(p, mu, totals, lower, upper, 1, settings), p
+        sol = qp_solver._solve(p, mu, totals, lower, upper, 1, settings, kink=kink, kappa=kappa)
+        return sol, p
+
+
+class MeanVarianceGrads(NamedTuple):
+    """Gradients of the mean-variance layer's inputs (``None`` where not asked for)."""
+
+    mu: torch.Tensor
+    s: torch.Tensor | None
+    gamma: torch.Tensor
+    alpha: torch.Tensor
+    kink: torch.Tensor | None
+    kappa: torch.Tensor | None
 
 
 def mean_variance_backward(
@@ -124,18 +144,33 @@ def mean_variance_backward(
     x: torch.Tensor,
     s: torch.Tensor,
     gamma: torch.Tensor,
+    alpha: torch.Tensor,
     grad_x: torch.Tensor,
     need_s: bool,
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
-    """Gradients in ``(mu, S, gamma, alpha)`` from ``dL/dw``: with the adjoint ``a``
-    and ``dL/dP = -(a w' + w a') / 2``, ``dL/dS = -2 gamma (S a w' + S w a')``,
-    ``dL/dgamma = -2 (S a)'(S w)``, ``dL/dalpha = -2 a'w`` and ``dL/dmu = a``."""
-    a, _ = adjoint(kkt, grad_x)
+    kink: torch.Tensor | None = None,
+    above: torch.Tensor | None = None,
+) -> MeanVarianceGrads:
+    """Gradients in ``(mu, S, gamma, alpha, kink, kappa)`` from ``dL/dw``: with the
+    adjoint ``(a, c)`` and ``dL/dP = -(a w' + w a') / 2``: ``dL/dmu = a``,
+    ``dL/dS = -2 gamma (S a w' + S w a')``, ``dL/dgamma = -2 (S a)'(S w)``,
+    ``dL/dalpha = -2 a w`` (per asset, summed for a per-sample ``alpha``); with kinks,
+    a coordinate held at its kink passes ``dL/dw - P a - c`` to it, and
+    ``dL/dkappa = -a`` above the kink, ``+a`` below it (zero where not free)."""
+    a, c = adjoint(kkt, grad_x)
     s_ax = rows_times(torch.stack([a, x], 1), s)  # rows S a, S x: (b, 2, n)
     grad_s = None
     if need_s:
         grad_s = torch.bmm(s_ax.transpose(1, 2), torch.stack([x, a], 1))
         grad_s.mul_((-2 * gamma)[:, None, None])
     grad_gamma = -2 * (s_ax[:, 0] * s_ax[:, 1]).sum(-1)
-    grad_alpha = -2 * (a * x).sum(-1)
-    return a, grad_s, grad_gamma, grad_alpha
+    grad_alpha = -2 * a * x
+    if alpha.ndim == 1:
+        grad_alpha = grad_alpha.sum(-1)
+    if kink is None or above is None:
+        return MeanVarianceGrads(a, grad_s, grad_gamma, grad_alpha, None, None)
+    diag = 2 * alpha[:, None] if alpha.ndim == 1 else 2 * alpha
+    p_a = torch.bmm(s_ax[:, :1], s).squeeze(1).mul_(2 * gamma[:, None]) + diag * a
+    at_kink = ~kkt.free & ~above & (x == kink)
+    grad_kink = (grad_x - p_a - c) * at_kink
+    grad_kappa = torch.where(above, -a, a)
+    return MeanVarianceGrads(a, grad_s, grad_gamma, grad_alpha, grad_kink, grad_kappa)

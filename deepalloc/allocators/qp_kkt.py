@@ -141,8 +141,14 @@ class ReducedKKT:
         free set) and ``nu`` (batch, groups)."""
         groups = self.y.shape[-1]
         if groups == 1:
-            nu = (z.sum(-1)[:, None] - budget) / self.schur[:, 0]
-            return self.scatter(z - self.y[:, :, 0] * nu), nu
+            y, schur = self.y[:, :, 0], self.schur[:, 0]
+            nu = (z.sum(-1)[:, None] - budget) / schur
+            x = z - y * nu
+            # one refinement step on the budget rows, in the KKT metric (it keeps the
+            # stationarity rows): the budget then holds to the rounding of one sum, and
+            # a group with one free coordinate gets exactly its budget's remainder
+            x = x + y * ((budget - x.sum(-1)[:, None]) / schur)
+            return self.scatter(x), nu
         resid = (self.cols * z[:, :, None]).sum(1) - budget
         nu = self.xp.solve(self.schur, resid[:, :, None])
         return self.scatter(z - (self.y * nu[:, None, :, 0]).sum(-1)), nu[:, :, 0]
@@ -208,6 +214,45 @@ def keep_one_free(
     return at_lower & ~release, at_upper & ~release
 
 
+def keep_one_free_kinked(
+    at_lower: torch.Tensor,
+    at_upper: torch.Tensor,
+    above: torch.Tensor,
+    utility: torch.Tensor,
+    kappa: torch.Tensor,
+    deficit: torch.Tensor,
+    groups: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`keep_one_free` for problems with kinks (torch tensors), on segment sets.
+
+    Coordinates at a kink are those at the upper end of their segment below it
+    (``at_upper & ~above``): they can move either way. A group short of its budget
+    releases, among the coordinates that can rise (at the lower bound, marginal utility
+    ``utility + kappa``, into the segment below; at the kink, ``utility - kappa``, into
+    the segment above), the most useful; otherwise, among those that can fall (at the
+    upper bound, ``utility - kappa``; at the kink, ``utility + kappa``, into the segment
+    below), the least useful. ``utility = q - P x``. Returns new (at_lower, at_upper,
+    above).
+    """
+    b = utility.shape[0]
+    shape = (b, groups, -1)
+    lo, hi, up_seg = at_lower.reshape(shape), at_upper.reshape(shape), above.reshape(shape)
+    u, k = utility.reshape(shape), kappa.reshape(shape)
+    starved = (lo | hi).all(-1)
+    at_kink = hi & ~up_seg
+    at_cap = hi & up_seg
+    inf = torch.tensor(float("inf"), dtype=u.dtype, device=u.device)
+    rise = torch.where(lo, u + k, torch.where(at_kink, u - k, -inf))
+    fall = torch.where(at_cap, u - k, torch.where(at_kink, u + k, inf))
+    use_rise = ((deficit > 0) & (rise > -inf).any(-1)) | ~(fall < inf).any(-1)
+    pick = torch.where(use_rise, rise.argmax(-1), fall.argmin(-1))[..., None]
+    release = torch.zeros_like(lo).scatter(-1, pick, True) & starved[..., None]
+    # a kink coordinate released upwards moves to the segment above
+    to_above = release & at_kink & use_rise[..., None]
+    release, to_above = release.reshape(b, -1), to_above.reshape(b, -1)
+    return at_lower & ~release, at_upper & ~release, above | to_above
+
+
 def any_starved(at_lower: Array, at_upper: Array, groups: int) -> bool:
     """Whether some budget group has no free coordinate (one synchronisation)."""
     b = at_lower.shape[0]
@@ -238,24 +283,23 @@ class BoxQP:
     lower: Array
     upper: Array
     groups: int
+    kink: Array | None = None
+    kappa: Array | None = None
     xp: Ops = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.xp = ops_for(self.q)
 
+    _NAMES = ("p", "q", "totals", "lower", "upper", "groups", "kink", "kappa")
+
     def fields(self) -> dict[str, Array]:
         """The constructor's arguments."""
-        return {k: getattr(self, k) for k in ("p", "q", "totals", "lower", "upper", "groups")}
+        return {k: getattr(self, k) for k in self._NAMES}
 
     def index(self, idx: Array) -> BoxQP:
         """The samples ``idx``."""
         return BoxQP(
-            self.p[idx],
-            self.q[idx],
-            self.totals[idx],
-            self.lower[idx],
-            self.upper[idx],
-            self.groups,
+            **{k: (v if k == "groups" or v is None else v[idx]) for k, v in self.fields().items()}
         )
 
     def to_torch(self) -> BoxQP:
@@ -263,9 +307,26 @@ class BoxQP:
         xp = self.xp
         if xp is TorchOps:
             return self
-        t = xp.tensor
         return BoxQP(
-            t(self.p), t(self.q), t(self.totals), t(self.lower), t(self.upper), self.groups
+            **{
+                k: (v if k == "groups" or v is None else xp.tensor(v))
+                for k, v in self.fields().items()
+            }
+        )
+
+    def view(self, above: Array) -> BoxQP:
+        """For a problem with kinks, the plain box QP on the current segments: a
+        coordinate below its kink lives in ``[lower, kink]`` with linear term
+        ``q + kappa``, one above it in ``[kink, upper]`` with ``q - kappa``."""
+        xp = self.xp
+        assert self.kink is not None and self.kappa is not None
+        return BoxQP(
+            self.p,
+            xp.where(above, self.q - self.kappa, self.q + self.kappa),
+            self.totals,
+            xp.where(above, self.kink, self.lower),
+            xp.where(above, self.upper, self.kink),
+            self.groups,
         )
 
     def scale(self) -> Array:
@@ -282,6 +343,22 @@ class BoxQP:
         utility = self.q - matvec(self.p, x)
         deficit = self.totals - group_sum(x, self.groups)
         return release_starved(self.xp, at_lower, at_upper, utility, deficit, self.groups)
+
+    def keep_one_free_kinked(
+        self, at_lower: Array, at_upper: Array, above: Array, x: Array
+    ) -> tuple[Array, Array, Array]:
+        """:func:`keep_one_free_kinked` at ``x``, computed only when some group has no
+        free coordinate (the sets are those of segments, :meth:`view`)."""
+        if not any_starved(at_lower, at_upper, self.groups):
+            return at_lower, at_upper, above
+        assert self.kappa is not None
+        xp, t = self.xp, self.xp.tensor
+        utility = self.q - matvec(self.p, x)
+        deficit = self.totals - group_sum(x, self.groups)
+        lo, up, ab = keep_one_free_kinked(
+            t(at_lower), t(at_upper), t(above), t(utility), t(self.kappa), t(deficit), self.groups
+        )
+        return xp.asarray(lo), xp.asarray(up), xp.asarray(ab)
 
     def solve_working_set(
         self, at_lower: Array, at_upper: Array

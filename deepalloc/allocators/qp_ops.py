@@ -96,53 +96,70 @@ def mean_variance_op(
     alpha: Tensor,
     lower: Tensor,
     upper: Tensor,
+    kink: Tensor | None,
+    kappa: Tensor | None,
     settings: list[float],
-) -> tuple[Tensor, Tensor, Tensor]:
-    """The mean-variance forward pass (:class:`~deepalloc.allocators.qp.MeanVarianceFunction`)."""
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The mean-variance forward pass (:class:`~deepalloc.allocators.qp.MeanVarianceFunction`):
+    the weights, the final free set, which coordinates are above their kink (all false
+    without kinks) and ``P``."""
     sol, p = mean_variance_forward(
-        mu, s, gamma, alpha, lower, upper, QPSettings.from_args(settings)
+        mu, s, gamma, alpha, lower, upper, QPSettings.from_args(settings), kink, kappa
     )
-    return sol.x.clone(), sol.free.clone(), p
+    above = sol.above.clone() if sol.above is not None else torch.zeros_like(sol.free)
+    return sol.x.clone(), sol.free.clone(), above, p
 
 
 @mean_variance_op.register_fake
-def _mean_variance_fake(mu, s, gamma, alpha, lower, upper, settings):
-    return torch.empty_like(mu), torch.empty_like(mu, dtype=torch.bool), torch.empty_like(s)
+def _mean_variance_fake(mu, s, gamma, alpha, lower, upper, kink, kappa, settings):
+    flags = torch.empty_like(mu, dtype=torch.bool)
+    return torch.empty_like(mu), flags, torch.empty_like(flags), torch.empty_like(s)
 
 
 @torch.library.custom_op("deepalloc::mean_variance_qp_backward", mutates_args=())
 def mean_variance_backward_op(
     x: Tensor,
     free: Tensor,
+    above: Tensor,
     p: Tensor,
     s: Tensor,
     gamma: Tensor,
+    alpha: Tensor,
+    kink: Tensor | None,
     grad_x: Tensor,
     settings: list[float],
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Gradients in ``(mu, S, gamma, alpha)``."""
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Gradients in ``(mu, S, gamma, alpha, kink, kappa)`` (zeros for absent kinks)."""
     with solver_threads(QPSettings.from_args(settings), *x.shape):
         kkt = final_kkt(None, p, free, 1)
-        a, grad_s, grad_gamma, grad_alpha = mean_variance_backward(kkt, x, s, gamma, grad_x, True)
-    assert grad_s is not None
-    return a, grad_s, grad_gamma, grad_alpha
+        g = mean_variance_backward(
+            kkt, x, s, gamma, alpha, grad_x, True, kink, above if kink is not None else None
+        )
+    assert g.s is not None
+    grad_kink = g.kink if g.kink is not None else torch.zeros_like(x)
+    grad_kappa = g.kappa if g.kappa is not None else torch.zeros_like(x)
+    return g.mu, g.s, g.gamma, g.alpha, grad_kink, grad_kappa
 
 
 @mean_variance_backward_op.register_fake
-def _mean_variance_backward_fake(x, free, p, s, gamma, grad_x, settings):
+def _mean_variance_backward_fake(x, free, above, p, s, gamma, alpha, kink, grad_x, settings):
     return (torch.empty_like(x), torch.empty_like(s), torch.empty_like(gamma),
-            torch.empty_like(gamma))  # fmt: skip
+            torch.empty_like(alpha), torch.empty_like(x), torch.empty_like(x))  # fmt: skip
 
 
 def _mean_variance_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-    _, s, gamma, _, _, _, settings = inputs
-    ctx.save_for_backward(*output, s, gamma)
-    ctx.settings = settings
+    _, s, gamma, alpha, _, _, kink, kappa, settings = inputs
+    ctx.save_for_backward(*output, s, gamma, alpha, kink)
+    ctx.settings, ctx.kinked = settings, kink is not None and kappa is not None
 
 
 def _mean_variance_grad(ctx: Any, grad_x: Tensor, *_: Any) -> tuple[Any, ...]:
-    grads = mean_variance_backward_op(*ctx.saved_tensors, grad_x, ctx.settings)
-    return (*grads, None, None, None)
+    x, free, above, p, s, gamma, alpha, kink = ctx.saved_tensors
+    grads = mean_variance_backward_op(
+        x, free, above, p, s, gamma, alpha, kink if ctx.kinked else None, grad_x, ctx.settings
+    )
+    kinks = grads[4:] if ctx.kinked else (None, None)
+    return (*grads[:4], None, None, *kinks, None)
 
 
 mean_variance_op.register_autograd(_mean_variance_grad, setup_context=_mean_variance_setup)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from deepalloc.allocators.qp_kinks import kinked_primal_step, start_sets
 from deepalloc.allocators.qp_kkt import BoxQP, group_sum, matvec, spread
 
 
@@ -89,3 +90,29 @@ def primal_active_set(
         done[running[optimal]] = True
         running = running[~optimal]
     return x, ~(at_lower | at_upper), done, steps
+
+
+def primal_active_set_kinked(
+    problem: BoxQP, x: torch.Tensor, max_iter: int, tol: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """:func:`primal_active_set` for problems with kinks (torch tensors), on segments
+    (:mod:`deepalloc.allocators.qp_kinks`): a step may also block at a kink, and a
+    coordinate at its kink whose smooth gradient leaves ``[-kappa, kappa]`` is released
+    into the segment it moves to. Returns ``x, free, above, done, iterations``."""
+    b = x.shape[0]
+    x = x.clone()
+    at_lower, at_upper, above = start_sets(problem, x)
+    at_lower, at_upper, above = problem.keep_one_free_kinked(at_lower, at_upper, above, x)
+    scale = problem.scale()
+    done = torch.zeros(b, dtype=torch.bool, device=x.device)
+    running = torch.arange(b, device=x.device)
+    steps = 0
+    while steps < max_iter and len(running):
+        steps += 1
+        sub = problem.index(running)
+        x_r, lo, up, ab = x[running], at_lower[running], at_upper[running], above[running]
+        optimal, _ = kinked_primal_step(sub, x_r, lo, up, ab, tol * scale[running])
+        x[running], at_lower[running], at_upper[running], above[running] = x_r, lo, up, ab
+        done[running[optimal]] = True
+        running = running[~optimal]
+    return x, ~(at_lower | at_upper), above, done, steps

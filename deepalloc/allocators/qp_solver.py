@@ -7,12 +7,13 @@ primal active-set fallback). No autograd here: :mod:`deepalloc.allocators.qp` wr
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
 from deepalloc._checks import check_finite, check_ndim
 from deepalloc.allocators.qp_backend import Array, backend, finfo
+from deepalloc.allocators.qp_kinks import kinked_pdas_step
 from deepalloc.allocators.qp_kkt import (
     BoxQP,
     ReducedKKT,
@@ -22,7 +23,7 @@ from deepalloc.allocators.qp_kkt import (
     release_starved,
     spread,
 )
-from deepalloc.allocators.qp_primal import primal_active_set
+from deepalloc.allocators.qp_primal import primal_active_set, primal_active_set_kinked
 from deepalloc.allocators.qp_warm import GroupProjector, WarmStart
 from deepalloc.errors import SolverError
 
@@ -106,10 +107,11 @@ class QPSettings:
 @dataclass
 class _PDASProblem(BoxQP):
     """A batch of QPs with what every primal-dual step needs, computed once:
-    ``1 / diag(P)``, the bounds widened by the feasibility slack and the residual
-    tolerance ``tol x scale`` (batch, 1)."""
+    ``1 / diag(P)``, the feasibility slack (batch, n), the bounds widened by it and the
+    residual tolerance ``tol x scale`` (batch, 1)."""
 
     inv_diag: Array = None
+    slack: Array = None
     lower_ok: Array = None
     upper_ok: Array = None
     tol_scale: Array = None
@@ -122,6 +124,7 @@ class _PDASProblem(BoxQP):
         return cls(
             **problem.fields(),
             inv_diag=1.0 / xp.clamp(xp.diagonal(problem.p), info.tiny, None),
+            slack=slack,
             lower_ok=problem.lower - slack,
             upper_ok=problem.upper + slack,
             tol_scale=(tol * problem.scale())[:, None],
@@ -131,24 +134,42 @@ class _PDASProblem(BoxQP):
         return _PDASProblem(
             **super().index(idx).fields(),
             inv_diag=self.inv_diag[idx],
+            slack=self.slack[idx],
             lower_ok=self.lower_ok[idx],
             upper_ok=self.upper_ok[idx],
             tol_scale=self.tol_scale[idx],
         )
 
 
+class Sets(NamedTuple):
+    """Bound sets (batch, n): at the lower and at the upper bound; with kinks, those of
+    the segments and which coordinates are above their kink
+    (:mod:`deepalloc.allocators.qp_kinks`), else ``above`` is ``None``."""
+
+    at_lower: Array
+    at_upper: Array
+    above: Array | None
+
+    def take(self, idx: Array) -> Sets:
+        """The samples ``idx``."""
+        return Sets(
+            self.at_lower[idx],
+            self.at_upper[idx],
+            None if self.above is None else self.above[idx],
+        )
+
+
 class _PDASStep(NamedTuple):
     """One primal-dual active-set step on a batch: the working-set solution ``x``, its
-    factorisation, the next bound sets and which samples are done."""
+    factorisation, the next sets and which samples are done."""
 
     x: Array
     kkt: ReducedKKT
-    at_lower: Array
-    at_upper: Array
+    sets: Sets
     done: Array
 
 
-def _pdas_step(problem: _PDASProblem, at_lower: Array, at_upper: Array) -> _PDASStep:
+def _pdas_step(problem: _PDASProblem, sets: Sets) -> _PDASStep:
     """Solve on the current bound sets, then guess the next ones.
 
     The next sets come from the semismooth Newton view of the complementarity
@@ -156,8 +177,13 @@ def _pdas_step(problem: _PDASProblem, at_lower: Array, at_upper: Array) -> _PDAS
     lower (above its upper) bound is held there; every group keeps a free coordinate.
     A sample is done when its sets are unchanged, its point is within
     :data:`BOUND_SLACK` of its bounds and its gradient on the free coordinates is below
-    ``tol`` times the problem's scale.
+    ``tol`` times the problem's scale. Problems with kinks take
+    :func:`~deepalloc.allocators.qp_kinks.kinked_pdas_step`.
     """
+    if sets.above is not None:
+        step = kinked_pdas_step(problem, *sets, problem.inv_diag, problem.slack, problem.tol_scale)
+        return _PDASStep(step.x, step.kkt, Sets(*step[2:5]), step.done)
+    at_lower, at_upper = sets.at_lower, sets.at_upper
     x, nu, kkt = problem.solve_working_set(at_lower, at_upper)
     n, groups = x.shape[1], problem.groups
     grad = matvec(problem.p, x) - problem.q + spread(nu, n)
@@ -181,36 +207,43 @@ def _pdas_step(problem: _PDASProblem, at_lower: Array, at_upper: Array) -> _PDAS
     ok &= (x <= problem.upper_ok) & (x >= problem.lower_ok)
     residual = problem.xp.amax(abs(grad * kkt.free))[:, None]
     done = ok.all(-1) & (residual <= problem.tol_scale)[:, 0]
-    return _PDASStep(x, kkt, new_lower, new_upper, done)
+    return _PDASStep(x, kkt, Sets(new_lower, new_upper, None), done)
 
 
 class QPSolution(NamedTuple):
     """What :func:`_solve` returns (torch tensors): the solutions ``x`` (batch, n), the
-    free coordinates of their final active sets ``free`` (batch, n), the factorisation
-    of those sets when the last step made it for the whole batch (else ``None``: the
-    backward pass makes it, :meth:`ReducedKKT.factor`) and the iterations taken."""
+    free coordinates of their final active sets ``free`` (batch, n), with kinks which
+    coordinates are above their kink ``above`` (batch, n; else ``None``), the
+    factorisation of the final sets when the last step made it for the whole batch
+    (else ``None``: the backward pass makes it, :meth:`ReducedKKT.factor`) and the
+    iterations taken."""
 
     x: torch.Tensor
     free: torch.Tensor
+    above: torch.Tensor | None
     kkt: ReducedKKT | None
     iterations: int
 
 
 class _Batch:
-    """The solutions and final free sets over the whole batch, and the samples still
+    """The solutions and final sets over the whole batch, and the samples still
     iterated (``idx``; ``None`` while it is the whole batch)."""
 
     def __init__(self) -> None:
         self.x: Array = None
         self.free: Array = None
+        self.above: Any = None
         self.idx: Array | None = None
 
-    def store(self, x: Array, free: Array) -> None:
-        """Write the iterated samples' points and free sets into the whole batch."""
+    def store(self, x: Array, free: Array, above: Array | None, xp: Any) -> None:
+        """Write the iterated samples' points and sets into the whole batch."""
         if self.idx is None:
-            self.x, self.free = x, free
-        else:
-            self.x[self.idx], self.free[self.idx] = x, free
+            self.x, self.free = xp.copy(x), xp.copy(free)
+            self.above = None if above is None else xp.copy(above)
+            return
+        self.x[self.idx], self.free[self.idx] = x, free
+        if above is not None:
+            self.above[self.idx] = above
 
 
 def _solve(
@@ -222,55 +255,62 @@ def _solve(
     groups: int,
     settings: QPSettings,
     *,
+    kink: torch.Tensor | None = None,
+    kappa: torch.Tensor | None = None,
     allow_numpy: bool = True,
 ) -> QPSolution:
-    """Solve the batch (module :mod:`deepalloc.allocators.qp`, forward). The work runs
-    on the backend :func:`~deepalloc.allocators.qp_backend.backend` picks
+    """Solve the batch (module :mod:`deepalloc.allocators.qp`, forward), with the costs
+    ``kappa |x - kink|`` when both are given (:mod:`deepalloc.allocators.qp_kinks`).
+    The work runs on the backend :func:`~deepalloc.allocators.qp_backend.backend` picks
     (``allow_numpy=False``: torch)."""
     xp = backend(q, allow_numpy)
     a = xp.asarray
-    problem = BoxQP(a(p), a(q), a(totals), a(lower), a(upper), groups)
-    x, free, kkt, iterations = _solve_arrays(problem, settings)
+    kinked = kink is not None and kappa is not None
+    problem = BoxQP(
+        a(p), a(q), a(totals), a(lower), a(upper), groups,
+        a(kink) if kinked else None, a(kappa) if kinked else None,
+    )  # fmt: skip
+    x, free, above, kkt, iterations = _solve_arrays(problem, settings)
     return QPSolution(
-        xp.tensor(x), xp.tensor(free), None if kkt is None else kkt.to_torch(), iterations
+        xp.tensor(x),
+        xp.tensor(free),
+        None if above is None else xp.tensor(above),
+        None if kkt is None else kkt.to_torch(),
+        iterations,
     )
 
 
 def _solve_arrays(
     problem: BoxQP, settings: QPSettings
-) -> tuple[Array, Array, ReducedKKT | None, int]:
+) -> tuple[Array, Array, Array | None, ReducedKKT | None, int]:
     """:func:`_solve` on the backend of ``problem``'s arrays."""
     xp, n = problem.xp, problem.q.shape[1]
-    projector = GroupProjector(problem.totals, problem.lower, problem.upper, problem.groups)
     # 1. warm start: FISTA on the feasible set, step 1 / (estimated largest eigenvalue)
-    warm = WarmStart(problem, projector)
-    at_lower, at_upper = warm.bound_sets(warm.run(settings.warm_steps, settings.check_every))
+    warm = WarmStart(problem)
+    sets = Sets(*warm.bound_sets(warm.run(settings.warm_steps, settings.check_every)))
     tol = max(settings.tol, TOL_FLOOR_EPS * finfo(problem.q).eps)
     # 2. primal-dual active-set steps; finished samples leave when that saves work
     full = _PDASProblem.of(problem, tol)
     sub, state = full, _Batch()
     pdas_iter = min(settings.fallback_after, settings.max_iter)
     for iteration in range(1, pdas_iter + 1):
-        step = _pdas_step(sub, at_lower, at_upper)
+        step = _pdas_step(sub, sets)
         finished = int(step.done.sum())
+        # a finished sample's sets are those it was solved on (its next ones are equal)
         if finished == len(step.done):
             kkt = step.kkt if state.idx is None else None
-            state.store(step.x, step.kkt.free)
-            return state.x, state.free, kkt, iteration
+            state.store(step.x, step.kkt.free, sets.above, xp)
+            return state.x, state.free, state.above, kkt, iteration
         if finished * n**3 >= SHRINK_WORK or iteration == pdas_iter:
-            if state.idx is None:
-                state.x, state.free = xp.copy(step.x), xp.copy(step.kkt.free)
-            else:
-                state.store(step.x, step.kkt.free)
+            state.store(step.x, step.kkt.free, sets.above, xp)
             keep = xp.nonzero(~step.done)
             state.idx = keep if state.idx is None else state.idx[keep]
-            sub = sub.index(keep)
-            at_lower, at_upper = step.at_lower[keep], step.at_upper[keep]
+            sub, sets = sub.index(keep), step.sets.take(keep)
         else:
-            at_lower, at_upper = step.at_lower, step.at_upper
+            sets = step.sets
     # 3. the samples still running finish with the primal active-set method
     extra = _finish_with_primal(full, state, settings, tol)
-    return state.x, state.free, None, pdas_iter + extra
+    return state.x, state.free, state.above, None, pdas_iter + extra
 
 
 def _finish_with_primal(full: BoxQP, state: _Batch, settings: QPSettings, tol: float) -> int:
@@ -282,9 +322,15 @@ def _finish_with_primal(full: BoxQP, state: _Batch, settings: QPSettings, tol: f
     rest = full.index(active)
     start = GroupProjector(rest.totals, rest.lower, rest.upper, rest.groups)(state.x[active])
     budget = settings.max_iter - min(settings.fallback_after, settings.max_iter)
-    x_rest, free_rest, converged, extra = primal_active_set(
-        rest.to_torch(), xp.tensor(start), budget, tol
-    )
+    if full.kink is None:
+        x_rest, free_rest, converged, extra = primal_active_set(
+            BoxQP(**rest.to_torch().fields()), xp.tensor(start), budget, tol
+        )
+    else:
+        x_rest, free_rest, above, converged, extra = primal_active_set_kinked(
+            BoxQP(**rest.to_torch().fields()), xp.tensor(start), budget, tol
+        )
+        state.above[active] = xp.asarray(above)
     if not bool(converged.all()):
         bad = [int(i) for i in active[xp.asarray(~converged)]]
         raise SolverError(

@@ -35,14 +35,18 @@ that bound when guessing the active set (projections land on bounds up to roundi
 
 class GroupProjector:
     """Exact Euclidean projection of every budget group onto its box-constrained simplex
-    ``{x : sum(x) = total, lower <= x <= upper}``, for fixed bounds and totals.
+    ``{x : sum(x) = total, lower <= x <= upper}``, for fixed bounds and totals; with
+    kinks, the proximal map of ``width_i |x_i - kink_i|`` on that set.
 
-    The threshold ``tau`` with ``sum(clip(z - tau, lower, upper)) = total`` is found
-    exactly: ``g(tau) = sum_i clip(z_i - tau, l_i, u_i)`` is piecewise linear and
-    non-increasing with breakpoints ``z_i - u_i`` (coordinate i starts moving, slope
-    -1) and ``z_i - l_i`` (it stops, slope +1); the breakpoints are sorted once and
-    ``g`` evaluated at all of them by cumulative sums, so the cost is O(n log n) per
-    group with no iteration.
+    The threshold ``tau`` with ``sum(x(tau)) = total`` is found exactly, where
+    ``x_i(tau) = clip(z_i - tau, l_i, u_i)`` (with kinks:
+    ``clip(kink_i + soft(z_i - tau - kink_i, width_i), l_i, u_i)``, ``soft`` the soft
+    threshold, ``l_i <= kink_i <= u_i``). ``g(tau) = sum_i x_i(tau)`` is piecewise linear
+    and non-increasing with breakpoints ``z_i - u_i`` (coordinate i starts moving, slope
+    -1) and ``z_i - l_i`` (it stops, slope +1), and with kinks ``z_i - kink_i - width_i``
+    (it stops at its kink) and ``z_i - kink_i + width_i`` (it moves on); the breakpoints
+    are sorted once and ``g`` evaluated at all of them by cumulative sums, so the cost is
+    O(n log n) per group with no iteration.
 
     Parameters
     ----------
@@ -53,22 +57,39 @@ class GroupProjector:
         (:mod:`deepalloc.allocators.qp_backend`).
     groups
         Number of contiguous equal-size groups.
+    kink, width
+        Optional kinks (batch, n) within the bounds and their widths (batch, n), >= 0.
     """
 
-    def __init__(self, totals: Array, lower: Array, upper: Array, groups: int):
+    def __init__(
+        self,
+        totals: Array,
+        lower: Array,
+        upper: Array,
+        groups: int,
+        kink: Array | None = None,
+        width: Array | None = None,
+    ):
         xp = self.xp = ops_for(lower)
         b, n = lower.shape
         rows, m = b * groups, n // groups
         self.shape = (b, n)
         self.lower = lower.reshape(rows, m)
         self.upper = upper.reshape(rows, m)
-        self.offsets = xp.concat([self.upper, self.lower], 1)  # (rows, 2m)
-        self.signs = xp.concat(
-            [xp.zeros((rows, m), lower) - 1.0, xp.zeros((rows, m), lower) + 1.0], 1
-        )
+        minus, plus = xp.zeros((rows, m), lower) - 1.0, xp.zeros((rows, m), lower) + 1.0
+        if kink is None or width is None:
+            self.kink = self.width = None
+            self.offsets = xp.concat([self.upper, self.lower], 1)  # (rows, 2m)
+            self.signs = xp.concat([minus, plus], 1)
+        else:
+            self.kink, self.width = kink.reshape(rows, m), width.reshape(rows, m)
+            k, w = self.kink, self.width
+            self.offsets = xp.concat([self.upper + w, k + w, k - w, self.lower - w], 1)
+            self.signs = xp.concat([minus, plus, minus, plus], 1)
+        self.points = self.offsets.shape[1]
         # g(tau) - sum(upper) must fall to totals - sum(upper) (<= 0)
         self.deficit = totals.reshape(rows, 1) - self.upper.sum(-1)[:, None]
-        self.first = xp.arange(rows, lower) * (2 * m) - 1  # flat index before each row
+        self.first = xp.arange(rows, lower) * self.points - 1  # flat index before each row
         self.zero = xp.zeros((rows, 1), lower)
 
     def __call__(self, z: Array) -> Array:
@@ -76,18 +97,24 @@ class GroupProjector:
         xp = self.xp
         rows, m = self.lower.shape
         zg = z.reshape(rows, m)
-        points, order = xp.sort_rows(xp.concat([zg, zg], 1) - self.offsets)
+        copies = self.points // m
+        points, order = xp.sort_rows(xp.concat([zg] * copies, 1) - self.offsets)
         slope = xp.cumsum(xp.take(self.signs, order))
         # g at each sorted breakpoint, minus sum(upper): 0 at the first
         rise = xp.concat([self.zero, xp.cumsum(slope[:, :-1] * xp.diff(points))], 1)
         # the last breakpoint where g is still >= total (g at the first one, sum(upper),
         # always is); tau lies on the interval after it
-        at = self.first + xp.clamp((rise >= self.deficit).sum(-1), None, 2 * m - 1)
+        at = self.first + xp.clamp((rise >= self.deficit).sum(-1), None, self.points - 1)
         p_k, s_k, r_k = xp.take(points, at), xp.take(slope, at), xp.take(rise, at)
         # slopes are integers <= 0; where one is 0, g is flat at the total (the numerator
         # vanishes), so dividing by 1 there instead changes nothing
         tau = p_k + (self.deficit[:, 0] - r_k) / xp.clamp(s_k, None, -1.0)
-        return xp.clip(zg - tau[:, None], self.lower, self.upper).reshape(self.shape)
+        u = zg - tau[:, None]
+        if self.kink is not None:
+            d = u - self.kink
+            zero = self.zero
+            u = self.kink + xp.maximum(d - self.width, zero) + xp.minimum(d + self.width, zero)
+        return xp.clip(u, self.lower, self.upper).reshape(self.shape)
 
 
 def largest_eigenvalue(p: Array, steps: int = POWER_STEPS) -> Array:
@@ -109,25 +136,28 @@ def largest_eigenvalue(p: Array, steps: int = POWER_STEPS) -> Array:
 
 class WarmStart:
     """FISTA on a batch of QPs (:class:`~deepalloc.allocators.qp_kkt.BoxQP`, arrays of
-    either backend).
+    either backend; with kinks, proximal steps of their costs ``kappa |x - kink|``).
 
     Precomputes the step matrix ``I - P / L`` (batch, n, n), the projector and the
     thresholds that tell a coordinate at a bound.
     """
 
-    def __init__(self, problem: BoxQP, projector: GroupProjector):
+    def __init__(self, problem: BoxQP):
         xp = self.xp = problem.xp
         self.problem = problem
-        self.project = projector
         p, q = problem.p, problem.q
         lipschitz = largest_eigenvalue(p)[:, None]
+        width = None if problem.kappa is None else problem.kappa / lipschitz
+        self.project = GroupProjector(
+            problem.totals, problem.lower, problem.upper, problem.groups, problem.kink, width
+        )
         self.step_matrix = p / -lipschitz[:, :, None]
         xp.add_diagonal_(self.step_matrix, 1.0)
         self.q_step = q / lipschitz
         span = xp.clamp(problem.upper - problem.lower, 0.0, None)
-        near = max(BOUND_NEAR, 4 * float(finfo(q).eps)) * (1 + span)
-        self.near_lower = problem.lower + near
-        self.near_upper = problem.upper - near
+        self.near = max(BOUND_NEAR, 4 * finfo(q).eps) * (1 + span)
+        self.near_lower = problem.lower + self.near
+        self.near_upper = problem.upper - self.near
 
     def run(self, steps: int, check_every: int) -> Array:
         """The projected scaled linear term, then up to ``steps`` accelerated projected
@@ -151,12 +181,25 @@ class WarmStart:
         return x
 
     def pattern(self, x: Array) -> Array:
-        """-1 at the upper bound, 1 at the lower bound, 0 free (int8, (batch, n))."""
+        """-1 at the upper bound, 1 at the lower bound, 0 free, 2 at a kink (int8)."""
         xp = self.xp
-        return xp.int8(x <= self.near_lower) - xp.int8(x >= self.near_upper)
+        code = xp.int8(x <= self.near_lower) - xp.int8(x >= self.near_upper)
+        if self.problem.kink is None:
+            return code
+        return code + 2 * xp.int8(abs(x - self.problem.kink) <= self.near)
 
-    def bound_sets(self, x: Array) -> tuple[Array, Array]:
-        """The coordinates of ``x`` at their lower and upper bounds, each group keeping
-        a free one."""
+    def bound_sets(self, x: Array) -> tuple[Array, Array, Array | None]:
+        """The coordinates of ``x`` at their lower and upper bounds (with kinks: of their
+        segments, a coordinate at its kink counting as at the upper end of the segment
+        below it) and, with kinks, which coordinates are above their kink; each group
+        keeps a free coordinate."""
         near_lower, near_upper = x <= self.near_lower, x >= self.near_upper
-        return self.problem.keep_one_free(near_lower & ~near_upper, near_upper & ~near_lower, x)
+        at_lower, at_upper = near_lower & ~near_upper, near_upper & ~near_lower
+        kink = self.problem.kink
+        if kink is None:
+            return (*self.problem.keep_one_free(at_lower, at_upper, x), None)
+        at_kink = abs(x - kink) <= self.near
+        above = (x > kink) & ~at_kink
+        at_lower = at_lower & ~at_kink  # a bound equal to the kink counts as the kink
+        at_upper = (at_upper & ~at_kink) | at_kink
+        return self.problem.keep_one_free_kinked(at_lower, at_upper, above, x)
