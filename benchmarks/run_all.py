@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "backtest": ["benchmarks.bench_backtest"],
     "deepdow_layers": ["benchmarks.bench_deepdow", "layers"],
     "deepdow_training": ["benchmarks.bench_deepdow", "training"],
+    "tune": ["benchmarks.bench_tune"],
 }
 
 

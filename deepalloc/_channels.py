@@ -6,7 +6,8 @@ Windows know the names of their channels (``Windows.channels`` for x,
 index, a name, or ``None``: the only channel, else the one named ``"returns"``. Names
 and ``None`` are resolved against the windows' channel names when a training run,
 a prediction or a suite starts (:meth:`ReadsReturns.bind_channels`); a call on a bare
-tensor with several channels and nothing resolved is ambiguous and raises.
+tensor with several channels and nothing resolved is ambiguous and raises
+(:ref:`conventions-returns`).
 """
 
 from __future__ import annotations

@@ -58,13 +58,17 @@ def check_same_size(names: Sequence[str], sizes: Sequence[int], axis: str) -> No
 
 
 def check_finite(name: str, tensor: torch.Tensor) -> None:
-    """Raise :class:`~deepalloc.errors.NonFiniteError` if ``tensor`` holds NaN or inf.
+    """Raise :class:`~deepalloc.errors.NonFiniteError` if ``tensor`` holds NaN or inf
+    (and ``TypeError`` if it is not a floating-point tensor: an integer tensor would be
+    truncated silently by the arithmetic that follows).
 
     The check is one reduction: a finite sum proves every element finite (a NaN or an
     infinity makes the sum NaN or infinite); only when the sum is not finite (which an
     overflow can also cause) are the elements checked and the bad samples (indices along
     the leading batch axis) located for the message.
     """
+    if not (tensor.is_floating_point() or tensor.is_complex()):
+        raise TypeError(f"{name}: expected a floating-point tensor, got {tensor.dtype}")
     if bool(torch.isfinite(tensor.detach().sum())) or bool(torch.isfinite(tensor).all()):
         return
     bad = ~torch.isfinite(tensor.detach())

@@ -4,7 +4,8 @@ Everything the library writes (checkpoints, cached suite folds, model files, rep
 goes through :func:`atomic_writer`: the content is written to a temporary file in the
 same folder, flushed to disk, then moved into place with :func:`os.replace`, which is
 atomic on POSIX and Windows. An interruption (a kill, a power cut, an exception) leaves
-the previous file untouched and at most a stray ``.*.tmp`` file beside it.
+the previous file untouched and at most a stray ``.*.tmp`` file beside it
+(:ref:`conventions-state`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Used by the differentiable measures (:mod:`deepalloc.functional.measures`) and by the
 reporting metrics (:mod:`deepalloc.metrics`), which must agree for every sample length;
-this module imports nothing, so the pandas-only metrics stay free of torch.
+this module imports nothing, so the pandas-only metrics stay free of torch
+(:ref:`conventions-tails`).
 """
 
 from __future__ import annotations

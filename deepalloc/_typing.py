@@ -1,6 +1,7 @@
 """Shape aliases and protocols shared by every layer.
 
-Axes are always named ``batch, channel, asset, lookback|horizon``.
+Axes are always named ``batch, channel, asset, lookback|horizon``
+(:ref:`conventions-shapes`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Classical, non-trained allocation rules, called like a network: ``weights = rule(x)``.
 
-Each reads the returns channel (default 0, simple returns) of windows
-x (batch, channel, asset, lookback) and returns long-only weights (batch, asset) that
+Each reads the returns channel of windows x (batch, channel, asset, lookback), simple
+returns: ``returns_channel`` is an index, a name, or ``None`` (the only channel, else
+the one named ``"returns"``, found from the windows' channel names when the rule runs
+through :func:`deepalloc.training.predict` or a suite; see :mod:`deepalloc._channels`), and returns long-only weights (batch, asset) that
 sum to one, in x's dtype. Estimates use the lookback window only.
 """
 
@@ -14,27 +16,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepalloc._channels import ChannelSpec, ReadsReturns
 from deepalloc._checks import check_feasible_cap, check_ndim
+from deepalloc._recording import Recorded
 from deepalloc.allocators import MinVarianceAllocator, RiskBudgetingAllocator
 from deepalloc.functional.risk import SHRINK_TARGETS, covariance, matrix_sqrt, shrink
 
 
-class Baseline(nn.Module):
+class Baseline(ReadsReturns, Recorded, nn.Module):
     """Shared input handling: pick the returns channel, check shapes."""
 
-    def __init__(self, returns_channel: int = 0):
+    def __init__(self, returns_channel: ChannelSpec = None):
         super().__init__()
         self.returns_channel = returns_channel
 
     def returns(self, x: torch.Tensor) -> torch.Tensor:
         """The returns channel of x, shape (batch, asset, lookback)."""
         check_ndim("x", x, 4, "batch, channel, asset, lookback")
-        if not -x.shape[1] <= self.returns_channel < x.shape[1]:
-            raise ValueError(
-                f"returns_channel: expected an index into x's {x.shape[1]} channels, got "
-                f"{self.returns_channel}"
-            )
-        return x[:, self.returns_channel]
+        return x[:, self.channel_index(x.shape[1])]
 
 
 class EqualWeight(Baseline):
@@ -91,7 +90,7 @@ class MinimumVariance(Baseline):
         intensity: float = 0.1,
         *,
         max_weight: float = 1.0,
-        returns_channel: int = 0,
+        returns_channel: ChannelSpec = None,
     ):
         super().__init__(returns_channel)
         _check_shrinkage(shrinkage, intensity)
@@ -121,7 +120,7 @@ class RiskParity(Baseline):
         shrinkage: Shrinkage | None = None,
         intensity: float = 0.1,
         *,
-        returns_channel: int = 0,
+        returns_channel: ChannelSpec = None,
     ):
         super().__init__(returns_channel)
         _check_shrinkage(shrinkage, intensity)
@@ -148,7 +147,7 @@ class MaximumSharpe(Baseline):
         shrinkage: Shrinkage | None = None,
         intensity: float = 0.1,
         *,
-        returns_channel: int = 0,
+        returns_channel: ChannelSpec = None,
     ):
         super().__init__(returns_channel)
         _check_shrinkage(shrinkage, intensity)
@@ -223,7 +222,7 @@ def _cluster_variance(cov: np.ndarray, items: list[int]) -> float:
 class MaximumReturn(Baseline):
     """Long-only maximum mean return: fill the highest-mean assets up to ``max_weight``."""
 
-    def __init__(self, max_weight: float = 1.0, *, returns_channel: int = 0):
+    def __init__(self, max_weight: float = 1.0, *, returns_channel: ChannelSpec = None):
         super().__init__(returns_channel)
         self.max_weight = max_weight
 
@@ -242,7 +241,7 @@ class RandomWeights(Baseline):
     """Uniform on the simplex (Dirichlet(1)), from a generator seeded with ``seed``;
     every call draws new weights."""
 
-    def __init__(self, seed: int, *, returns_channel: int = 0):
+    def __init__(self, seed: int, *, returns_channel: ChannelSpec = None):
         super().__init__(returns_channel)
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -256,7 +255,7 @@ class RandomWeights(Baseline):
 class SingleAsset(Baseline):
     """Everything in the asset at position ``index``."""
 
-    def __init__(self, index: int, *, returns_channel: int = 0):
+    def __init__(self, index: int, *, returns_channel: ChannelSpec = None):
         super().__init__(returns_channel)
         self.index = index
 
@@ -273,7 +272,9 @@ class SingleAsset(Baseline):
 class FixedWeights(Baseline):
     """The same user-given weights for every sample."""
 
-    def __init__(self, weights: Sequence[float] | torch.Tensor, *, returns_channel: int = 0):
+    def __init__(
+        self, weights: Sequence[float] | torch.Tensor, *, returns_channel: ChannelSpec = None
+    ):
         super().__init__(returns_channel)
         self.register_buffer("weights", torch.as_tensor(weights, dtype=torch.float64))
 

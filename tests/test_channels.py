@@ -4,6 +4,7 @@ volatility channel as returns, and an ambiguous choice raises."""
 import functools
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -93,3 +94,24 @@ def test_fit_refuses_an_ambiguous_target():
     net = LSTMMarkowitzNet(2, hidden_size=4, returns_channel="momentum")
     with pytest.raises(ValueError, match="SharpeLoss.returns_channel: expected a channel named"):
         fit(net, SharpeLoss(), loader, epochs=1, progress=False)
+
+
+def test_a_baseline_in_a_suite_reads_returns_by_name_not_position():
+    from deepalloc.baselines import InverseVolatility
+    from deepalloc.data import walk_forward_folds
+    from deepalloc.evaluation import BaselineStrategy, run_suite
+
+    returns, volatility = panel()
+    both = make_windows(
+        {"volatility": volatility, "returns": returns}, lookback=20, horizon=5, targets=returns
+    )
+    alone = make_windows(returns, lookback=20, horizon=5)
+    folds = walk_forward_folds(both, test_size=100, initial_train=200)
+    rule = [BaselineStrategy("inverse_volatility", InverseVolatility())]
+    on_both = run_suite(both, rule, folds, returns=returns)
+    on_alone = run_suite(alone, rule, folds, returns=returns)
+    pd.testing.assert_frame_equal(
+        on_both.weights["inverse_volatility"], on_alone.weights["inverse_volatility"]
+    )
+    with pytest.raises(ValueError, match="ambiguous"):
+        InverseVolatility()(torch.randn(2, 2, 4, 20))  # two unnamed channels

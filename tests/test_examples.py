@@ -36,22 +36,33 @@ def test_zhang_zohren_roberts():
     assert "lstm_sharpe" in table.index
 
 
-def test_costa_iyengar_equal_weight_row_matches_the_paper():
+def test_costa_iyengar_untrained_rows_match_the_paper_and_every_system_runs():
+    # one training epoch per system; equal weight and predict-then-optimise do not train,
+    # so they must match the paper's table to its rounding
     table = costa_iyengar.main(epochs=1)
+    assert list(table.index) == list(costa_iyengar.SYSTEMS)
+    for name in ("equal_weight", "predict_then_optimise"):
+        row = table.loc[name]
+        assert round(row["annual_return"], 3) == row["paper_annual_return"]
+        assert round(row["volatility"], 3) == row["paper_volatility"]
+        assert round(row["sharpe"], 2) == row["paper_sharpe"]
     ew = table.loc["equal_weight"]
-    assert round(ew["annual_return"], 3) == 0.156
-    assert round(ew["volatility"], 3) == 0.149
-    assert round(ew["sharpe"], 2) == 1.05
-    assert (
-        str(ew["first_date"].date()) == "2013-01-25" and str(ew["last_date"].date()) == "2021-10-01"
-    )
-    assert math.isfinite(table.loc["nominal_e2e", "sharpe"])
+    assert str(ew["first_date"].date()) == "2013-01-25"
+    assert str(ew["last_date"].date()) == "2021-10-01" and ew["weeks"] == 454
+    for name in ("base", "nominal", "dr"):
+        assert math.isfinite(table.loc[name, "sharpe"])
+    assert len(table.loc["dr", "learned_delta"]) == costa_iyengar.ROLLS
 
 
 @pytest.mark.slow
-def test_costa_iyengar_end_to_end_row_is_near_the_paper():
-    row = costa_iyengar.main().loc["nominal_e2e"]
-    assert row["sharpe"] > 1.0 and abs(row["volatility"] - 0.188) < 0.03
+def test_costa_iyengar_full_reproduction_meets_the_issue_targets():
+    # the paper's schedule (tens of minutes on 2 cores); the issue's targets are the
+    # predict-then-optimise, nominal and robust rows; the base row holds as well
+    table = costa_iyengar.main()
+    for name in ("predict_then_optimise", "base", "nominal", "dr"):
+        row = table.loc[name]
+        assert abs(row["sharpe"] - row["paper_sharpe"]) <= 0.15, name
+    assert table.loc["dr", "volatility"] < table.loc["nominal", "volatility"]
 
 
 def test_custom_convex():
@@ -65,3 +76,17 @@ def test_backtest_external(tmp_path):
     table = backtest_external.main(start="2015-01-01", output=str(tmp_path))
     assert (tmp_path / "weights.csv").exists() and (tmp_path / "equity.png").exists()
     assert table.loc["n_trades", "momentum"] > 10
+
+
+def test_significance():
+    from examples import significance
+
+    out = significance.main(
+        start="2018-06-01", first_test="2021-06-01", epochs=1, seeds=2, n_groups=4, n_test_groups=2
+    )
+    verdicts = out["verdicts"]
+    assert any(v.startswith("tcn_softmax:ensemble vs equal_weight: Sharpe ") for v in verdicts)
+    table = out["significance"]
+    assert (table["holm_p_value"] >= table["p_value"] - 1e-12).all()
+    assert out["path_sharpe"].shape[0] == 3  # C(4, 2) * 2 / 4 paths
+    assert list(out["seed_summary"].index.get_level_values(0).unique()) == ["tcn_softmax"]

@@ -1,7 +1,9 @@
 """Allocation layers: scores or estimated parameters -> weights (batch, asset).
 
-The convex (cvxpylayers) allocator is imported lazily, so ``import deepalloc.allocators``
-does not load cvxpy.
+Mean-variance allocators take expected returns before the covariance square root,
+``allocator(mu, cov_sqrt, ...)`` (:ref:`conventions-arguments`). The convex
+(cvxpylayers) allocator and the distributionally robust layers are imported lazily, so
+``import deepalloc.allocators`` does not load cvxpy.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -21,22 +23,29 @@ from deepalloc.errors import SolverError
 
 if TYPE_CHECKING:
     from deepalloc.allocators.convex import ConvexAllocator
+    from deepalloc.allocators.robust import HellingerDRAllocator, NominalAllocator, TVDRAllocator
 
 __all__ = [
     "AnalyticalMarkowitz",
     "ConvexAllocator",
     "EqualWeightAllocator",
+    "HellingerDRAllocator",
     "MarkowitzAllocator",
     "MinVarianceAllocator",
+    "NominalAllocator",
     "QPSettings",
     "RiskBudgetingAllocator",
     "SoftmaxAllocator",
     "SolverError",
     "SparsemaxAllocator",
+    "TVDRAllocator",
     "TanhAllocator",
     "WeightNorm",
     "solve_box_qp",
 ]
+
+
+_ROBUST = ("HellingerDRAllocator", "NominalAllocator", "TVDRAllocator")
 
 
 def __getattr__(name: str) -> Any:
@@ -44,4 +53,8 @@ def __getattr__(name: str) -> Any:
         from deepalloc.allocators.convex import ConvexAllocator
 
         return ConvexAllocator
+    if name in _ROBUST:
+        from deepalloc.allocators import robust
+
+        return getattr(robust, name)
     raise AttributeError(f"module 'deepalloc.allocators' has no attribute {name!r}")

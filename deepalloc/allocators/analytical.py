@@ -14,10 +14,11 @@ import torch
 from torch import nn
 
 from deepalloc._checks import check_choice, check_finite, check_ndim, check_same_size
+from deepalloc._recording import Recorded
 from deepalloc.errors import SolverError
 
 
-class AnalyticalMarkowitz(nn.Module):
+class AnalyticalMarkowitz(Recorded, nn.Module):
     """Unconstrained minimum-variance or tangency portfolios in closed form.
 
     Called like the other mean-variance allocators, ``alloc(mu, cov_sqrt)``; the

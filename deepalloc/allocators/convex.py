@@ -60,6 +60,7 @@ from diffcp import SolverError as DiffcpSolverError
 from torch import nn
 
 from deepalloc._checks import check_choice, check_finite, check_positive_int
+from deepalloc._recording import Recorded
 from deepalloc.allocators.convex_inputs import layer_inputs, parse_inputs
 from deepalloc.allocators.convex_problems import (
     CLARABEL_ARGS,
@@ -95,7 +96,7 @@ _DERIVATIVE_ARGS = ("mode", "n_jobs_forward", "n_jobs_backward")
 Builder = Callable[[cp.Variable, Mapping[str, cp.Parameter]], cp.Problem]
 
 
-class ConvexAllocator(nn.Module):
+class ConvexAllocator(Recorded, nn.Module):
     """A differentiable convex allocation layer.
 
     Parameters
@@ -133,7 +134,7 @@ class ConvexAllocator(nn.Module):
         A custom problem: ``parameters`` maps names to shapes; ``builder(w, params)``
         receives the weight variable and a dict of ``cp.Parameter`` and returns a DPP
         ``cp.Problem``. ``forward`` then takes tensors in ``parameters`` order (or by
-        name), each of shape (batch, *shape) or shape (shared by the batch).
+        name), each of shape ``(batch, *shape)`` or shape (shared by the batch).
     solver
         cvxpylayers' solver backend (``None``: diffcp, the default; see cvxpylayers
         for the others). With diffcp, ``solver_args["solve_method"]`` picks SCS,
@@ -285,7 +286,7 @@ class ConvexAllocator(nn.Module):
         Inputs are given positionally in the order of ``self.inputs`` or by name
         (``mu`` (batch, asset), ``cov_sqrt`` (batch, asset, asset), ``gamma`` and
         ``alpha`` (batch,) or scalars, ``previous_weights`` (batch, asset); a builder's
-        parameters (batch, *shape) or shape).
+        parameters ``(batch, *shape)`` or shape).
 
         Returns
         -------
@@ -334,14 +335,21 @@ class ConvexAllocator(nn.Module):
 
     def _builder_violation(self, w: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
         """A builder problem's constraint violations, evaluated by cvxpy sample by sample
-        (its constraints are arbitrary): about a tenth of the per-sample solves' time."""
+        (its constraints are arbitrary): about a tenth of the per-sample solves' time.
+        Constraints on auxiliary variables (an epigraph, a dual multiplier) have no value
+        from the weights alone and are left to the solver's own status."""
         out = torch.zeros(w.shape[0], dtype=w.dtype)
+        on_weights = [
+            c
+            for c in self._cp_problem.constraints
+            if all(v.id == self._cp_variable.id for v in c.variables())
+        ]
         for i in range(w.shape[0]):
             for param, value in zip(self._cp_params, params, strict=True):
                 v = value.detach()
                 param.value = (v[i] if v.ndim > len(param.shape) else v).numpy()
             self._cp_variable.value = w[i].numpy()
-            viol = [float(np.max(c.violation(), initial=0.0)) for c in self._cp_problem.constraints]
+            viol = [float(np.max(c.violation(), initial=0.0)) for c in on_weights]
             out[i] = max(viol, default=0.0)
         return out
 

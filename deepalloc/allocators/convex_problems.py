@@ -32,6 +32,7 @@ OBJECTIVE_INPUTS: dict[str, tuple[str, ...]] = {
     "risk_budgeting": ("cov_sqrt",),
     "max_sharpe": ("mu", "cov_sqrt"),
 }
+"""The inputs each objective's ``forward`` takes, in order (``mu`` before ``cov_sqrt``)."""
 NORMALISED = ("risk_budgeting", "max_sharpe")
 """Objectives solved for an unnormalised ``y`` whose normalisation ``y / sum(y)`` is the
 portfolio; they take no weight constraints."""
@@ -224,6 +225,8 @@ SCS_ARGS: dict[str, Any] = {
     "max_iters": 200_000,
     "mode": "dense",
 }
+"""Default diffcp arguments of the SCS objectives (see the accuracy table of
+:mod:`deepalloc.allocators.convex`)."""
 CLARABEL_ARGS: dict[str, Any] = {
     "solve_method": "Clarabel",
     "tol_gap_abs": 1e-12,
@@ -231,6 +234,7 @@ CLARABEL_ARGS: dict[str, Any] = {
     "tol_feas": 1e-12,
     "mode": "dense",
 }
+"""Default diffcp arguments of the ``max_entropy`` objective (Clarabel)."""
 DEFAULT_SOLVER_ARGS = SCS_ARGS
 """Solver arguments of every objective but ``max_entropy`` and of builder problems."""
 

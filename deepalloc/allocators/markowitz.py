@@ -19,7 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepalloc._checks import check_feasible_cap, check_ndim, check_same_size
+from deepalloc._checks import check_feasible_cap, check_finite, check_ndim, check_same_size
+from deepalloc._recording import Recorded
 from deepalloc.allocators.qp import QPSettings, mean_variance_qp, solve_box_qp
 from deepalloc.allocators.qp_solver import check_values
 from deepalloc.allocators.trading_costs import (
@@ -113,7 +114,7 @@ def gross_leverage_split(
     return uv[:, :n] - uv[:, n:]
 
 
-class MarkowitzAllocator(nn.Module):
+class MarkowitzAllocator(Recorded, nn.Module):
     """Differentiable long-only (or long-short) mean-variance portfolios.
 
     Parameters
@@ -305,5 +306,6 @@ class MinVarianceAllocator(MarkowitzAllocator):
     ) -> torch.Tensor:
         """Covariance square roots (batch, asset, asset) -> weights (batch, asset)."""
         check_ndim("cov_sqrt", cov_sqrt, 3, "batch, asset, asset")
+        check_finite("cov_sqrt", cov_sqrt)
         mu = torch.zeros(cov_sqrt.shape[:2], dtype=cov_sqrt.dtype, device=cov_sqrt.device)
         return super().forward(mu, cov_sqrt, 1.0, alpha, previous_weights, kappa)

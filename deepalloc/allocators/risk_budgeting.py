@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from deepalloc._checks import check_finite, check_ndim, check_positive_int
+from deepalloc._recording import Recorded
 from deepalloc.errors import SolverError
 
 DAMPED_ABOVE = 0.25
@@ -194,7 +195,7 @@ class _RiskBudgetFunction(torch.autograd.Function):
         return grad_cov, None, None, None
 
 
-class RiskBudgetingAllocator(nn.Module):
+class RiskBudgetingAllocator(Recorded, nn.Module):
     """Long-only portfolios whose risk contributions equal ``budgets``.
 
     Converges on every positive definite covariance (see the module docstring).

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from deepalloc._checks import check_feasible_cap, check_finite, check_ndim, check_positive_int
+from deepalloc._recording import Recorded
 from deepalloc.functional.simplex import capped_softmax, normalized_tanh, sparsemax
 
 
@@ -23,7 +24,7 @@ def _scores(scores: torch.Tensor) -> torch.Tensor:
     return scores
 
 
-class _TemperatureAllocator(nn.Module):
+class _TemperatureAllocator(Recorded, nn.Module):
     """Shared temperature handling: fixed, learnable, or given per sample."""
 
     def __init__(
@@ -110,7 +111,7 @@ class SparsemaxAllocator(_TemperatureAllocator):
         return sparsemax(z, 1.0 if self.max_weight is None else self.max_weight)
 
 
-class TanhAllocator(nn.Module):
+class TanhAllocator(Recorded, nn.Module):
     """Long-short weights by normalized tanh (see :func:`deepalloc.functional.simplex.normalized_tanh`).
 
     Parameters
@@ -137,7 +138,7 @@ class TanhAllocator(nn.Module):
         return normalized_tanh(_scores(scores), net=self.net, gross=self.gross)
 
 
-class WeightNorm(nn.Module):
+class WeightNorm(Recorded, nn.Module):
     """Learned static weights, the same for every sample: ``softmax(logits)``.
 
     Parameters
@@ -160,7 +161,7 @@ class WeightNorm(nn.Module):
         return w.expand(x.shape[0], -1)
 
 
-class EqualWeightAllocator(nn.Module):
+class EqualWeightAllocator(Recorded, nn.Module):
     """``1 / n_assets`` for every asset, whatever the (finite) scores."""
 
     def forward(self, scores: torch.Tensor) -> torch.Tensor:

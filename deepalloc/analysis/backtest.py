@@ -12,7 +12,7 @@ Contract
   no leverage); a row summing below one leaves the rest in cash at a zero return.
   Weights in percent are refused with a hint to divide by 100.
 - ``costs_bps``: finite, non-negative basis points of traded value, one number or a
-  Series with one cost for every asset of ``returns``.
+  Series with one cost for every asset of ``returns`` (:ref:`conventions-costs`).
 
 Timing
 ------
@@ -136,6 +136,48 @@ def _trade_schedule(
     return points, latest
 
 
+def holdings_before_trade(result: BacktestResult, returns: pd.DataFrame) -> pd.Series:
+    """Weights held at the backtest's last close before any trade there: the previous
+    close's holdings drifted through the last date's returns, what a decision made at
+    that close trades against (by asset)."""
+    held = result.holdings.iloc[-2] if len(result.holdings) > 1 else result.holdings.iloc[-1] * 0
+    growth = 1.0 + returns.loc[result.holdings.index[-1], held.index]
+    value = (1.0 - float(held.sum())) + float(held @ growth)
+    return held * growth / value
+
+
+def trade_schedule(
+    decision_dates: pd.DatetimeIndex,
+    returns: pd.DataFrame,
+    *,
+    rebalance: str | None = None,
+    lag: int = 0,
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """When :func:`backtest` trades, and which decision each trade carries out.
+
+    Parameters
+    ----------
+    decision_dates
+        Sorted decision dates (return dates, or one date before the first of them).
+    returns, rebalance, lag
+        As for :func:`backtest`.
+
+    Returns
+    -------
+    trade_dates
+        The dates of the trades, sorted.
+    decisions
+        For each trade, the position in ``decision_dates`` of the decision it trades to.
+    """
+    check_scalars(lag=lag, leverage=1.0, initial_value=1.0)
+    frame = pd.DataFrame(index=pd.DatetimeIndex(decision_dates))
+    dates, _, positions = _calendar(frame, returns)
+    if (positions < 0).any():
+        raise ValueError("decision_dates: expected return dates (or one date before them)")
+    trade_at, traded = _trade_schedule(positions + lag, dates, rebalance)
+    return dates[trade_at], traded
+
+
 def backtest(
     weights: pd.DataFrame,
     returns: pd.DataFrame,
@@ -213,4 +255,6 @@ def backtest(
 __all__ = [
     "BacktestResult",
     "backtest",
+    "holdings_before_trade",
+    "trade_schedule",
 ]

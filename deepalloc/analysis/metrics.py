@@ -5,7 +5,8 @@ Periods per year are inferred from the median spacing of the index (daily 252, w
 Where quantstats and empyrical differ, empyrical's definition is used and the docstring
 says so (checked against quantstats 0.0.86 and empyrical 0.5.5). Every function takes a
 ``pandas.Series`` of simple per-period returns; quantities expressed as returns keep a
-return's sign (drawdown, VaR and CVaR are negative for losses).
+return's sign (drawdown, VaR and CVaR are negative for losses) and Sharpe ratios are
+annualised (:ref:`conventions-signs`, :ref:`conventions-sharpe`).
 
 Degenerate series have a defined value, stated in each docstring, and never raise from
 arithmetic or return a complex number:

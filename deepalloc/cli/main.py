@@ -1,4 +1,4 @@
-"""The ``deepalloc`` command: ``demo``, ``run CONFIG.toml`` and ``backtest``.
+"""The ``deepalloc`` command: ``demo``, ``run CONFIG.toml``, ``tune CONFIG.toml`` and ``backtest``.
 
 Errors in what the user gave (arguments, files, configurations) end the command with
 one line ``deepalloc: error: ...`` on stderr naming the file, section or argument,
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``deepalloc`` command."""
     parser = _Parser(prog="deepalloc", description="Differentiable portfolio allocation.")
     parser.add_argument("--version", action="version", version=f"deepalloc {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,run,backtest}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,run,tune,backtest}")
     demo = sub.add_parser(
         "demo", help="walk-forward benchmark on the bundled S&P 500 data, with a report"
     )
@@ -130,7 +130,49 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--check", action="store_true", help="check the configuration and data, train nothing"
     )
+    run.add_argument(
+        "--final",
+        action="store_true",
+        help="then train every network on all data, save it under <output>/models and write "
+        "<output>/latest_weights.csv (every strategy's weights for the day after the last date)",
+    )
     run.set_defaults(func=commands.run)
+    pr = sub.add_parser("predict", help="weights of a saved model for the latest (or a given) date")
+    pr.add_argument("model", type=_existing_file, help="a model file (deepalloc run --final)")
+    pr.add_argument(
+        "prices", type=_existing_file, help="CSV: first column dates, then one column per asset"
+    )
+    pr.add_argument("--date", default=None, help="decision date (default: the last price date)")
+    pr.add_argument(
+        "--holdings",
+        type=_existing_file,
+        default=None,
+        help="CSV of the weights held now (one row, one column per asset), for a "
+        "holdings-aware model (default: decide as from cash)",
+    )
+    pr.add_argument("--output", default=None, help="write the weights to this CSV file")
+    pr.set_defaults(func=commands.predict)
+    tune = sub.add_parser(
+        "tune",
+        help="search hyper-parameters inside the walk-forward folds ([search] of a TOML file)",
+        description="Search the hyper-parameters of one network on Ray Tune (the [search] "
+        "section of a suite file), nested inside the walk-forward: trials are scored on each "
+        "fold's inner validation block only; the best configuration is retrained and tested "
+        "on the fold's test block, against the baselines (needs the 'tune' extra).",
+    )
+    tune.add_argument("config", type=_existing_file, help="path of the TOML configuration")
+    tune.add_argument(
+        "--output", type=_folder, default=None, help="report folder (overrides [output].path)"
+    )
+    tune.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the search stored in [search].storage (as resume = true)",
+    )
+    tune.add_argument(
+        "--check", action="store_true", help="check the configuration and data, train nothing"
+    )
+    tune.set_defaults(func=commands.tune)
     bt = sub.add_parser("backtest", help="backtest a weights CSV against a prices CSV")
     bt.add_argument(
         "weights", type=_existing_file, help="CSV: first column dates, then one column per asset"

@@ -67,7 +67,9 @@ def make_allocator(name: str, max_weight: float | None) -> nn.Module:
     return allocators.MarkowitzAllocator(max_weight=max_weight or 1.0)
 
 
-def network_builder(spec: Mapping[str, Any]) -> Callable[[int, int, int], nn.Module]:
+def network_builder(
+    spec: Mapping[str, Any], *, holdings_aware: bool = False
+) -> Callable[[int, int, int], nn.Module]:
     """``build(n_channels, n_assets, lookback)`` for a validated ``[[networks]]`` entry."""
     kind: str = spec["type"]
     hidden: int = spec["hidden_size"]
@@ -78,23 +80,37 @@ def network_builder(spec: Mapping[str, Any]) -> Callable[[int, int, int], nn.Mod
         alloc = make_allocator(allocator, cap)
         if kind == "dense":
             return networks.DenseNet(
-                n_channels, lookback, hidden=(hidden, hidden // 2 or 1), allocator=alloc
+                n_channels,
+                lookback,
+                hidden=(hidden, hidden // 2 or 1),
+                allocator=alloc,
+                holdings_aware=holdings_aware,
             )
         if kind == "conv":
-            return networks.ConvNet(n_channels, lookback, hidden=hidden, allocator=alloc)
+            return networks.ConvNet(
+                n_channels, lookback, hidden=hidden, allocator=alloc, holdings_aware=holdings_aware
+            )
         if kind == "attention":
-            return networks.AttentionNet(n_channels, hidden_size=hidden, allocator=alloc)
+            return networks.AttentionNet(
+                n_channels, hidden_size=hidden, allocator=alloc, holdings_aware=holdings_aware
+            )
         if kind == "lstm_markowitz":
-            return networks.LSTMMarkowitzNet(n_channels, hidden_size=hidden, allocator=alloc)
+            return networks.LSTMMarkowitzNet(
+                n_channels, hidden_size=hidden, allocator=alloc, holdings_aware=holdings_aware
+            )
         if kind in ("tcn", "tcn_markowitz"):
             net = networks.TCNMarkowitzNet if kind == "tcn_markowitz" else networks.TCNNet
-            return net(n_channels, channels=(hidden,) * 4, allocator=alloc)
+            return net(
+                n_channels, channels=(hidden,) * 4, allocator=alloc, holdings_aware=holdings_aware
+            )
         net_class = {
             "lstm": networks.LSTMNet,
             "gru": networks.GRUNet,
             "stacked_lstm": networks.StackedLSTMNet,
         }[kind]
-        return net_class(n_channels, hidden_size=hidden, allocator=alloc)
+        return net_class(
+            n_channels, hidden_size=hidden, allocator=alloc, holdings_aware=holdings_aware
+        )
 
     return build
 

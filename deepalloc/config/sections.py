@@ -34,6 +34,7 @@ from deepalloc.config.registry import (
     default_allocator,
 )
 from deepalloc.config.schema import REQUIRED, ConfigError, Key, Section, validate
+from deepalloc.config.search import CLUSTER_SECTION, SEARCH_SECTION, check_search
 
 EQUAL_WEIGHT = "equal_weight"
 """The benchmark every suite compares with (added when absent)."""
@@ -141,6 +142,11 @@ TRAINING_KEYS: dict[str, Key] = {
     "patience": Key(integer(1), 4, "epochs without validation improvement before stopping"),
     "batch_size": Key(integer(1), 64, "samples per gradient step"),
     "loss": Key(choice(LOSSES), "sharpe", "training objective"),
+    "costs_bps": Key(number(0), 0.0, "trading costs charged in training (sequential, after costs)"),
+    "holdings_aware": Key(boolean(), False, "the network sees what it holds (sequential training)"),
+    "run_length": Key(integer(1), 12, "decisions per sequential training run"),
+    "stride": Key(integer(1), None, "samples between sequential decisions (default: horizon)"),
+    "truncate_every": Key(integer(1), None, "backpropagate through this many decisions at most"),
 }
 
 SUITE_SCHEMA: tuple[Section, ...] = (
@@ -230,6 +236,8 @@ SUITE_SCHEMA: tuple[Section, ...] = (
         },
         "where the report goes and how the run is seeded",
     ),
+    SEARCH_SECTION,
+    CLUSTER_SECTION,
 )
 
 
@@ -269,7 +277,9 @@ def validate_config(config: Any) -> dict[str, Any]:
     -------
     dict
         Section -> key -> value, every default filled in (see :data:`SUITE_SCHEMA`);
-        dates are Timestamps, array sections are lists.
+        dates are Timestamps, array sections are lists; ``"search"`` is ``None`` when
+        the file has no ``[search]`` (its domains are
+        :mod:`deepalloc.evaluation.tuning.space` objects).
 
     Raises
     ------
@@ -280,6 +290,10 @@ def validate_config(config: Any) -> dict[str, Any]:
     """
     spec = validate(config, SUITE_SCHEMA)
     _strategy_names(spec)
+    if "search" in config:
+        check_search(spec)
+    else:
+        spec["search"] = None
     return spec
 
 

@@ -11,11 +11,10 @@ is a :class:`ConfigError` naming the file, section and key, for example
 
 from __future__ import annotations
 
-import functools
 import tomllib
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,10 @@ import pandas as pd
 import torch
 
 from deepalloc._checks import check_feasible_cap
-from deepalloc.config.registry import BASELINES, LOSSES, network_builder
+from deepalloc.config.registry import BASELINES
 from deepalloc.config.schema import ConfigError
-from deepalloc.config.sections import SPLIT_KEYS, TRAINING_KEYS, validate_config
+from deepalloc.config.sections import SPLIT_KEYS, validate_config
+from deepalloc.config.tuning import EntryNetwork, SearchPlan, build_search, cluster_of
 from deepalloc.data import (
     Fold,
     Windows,
@@ -36,8 +36,12 @@ from deepalloc.data import (
     walk_forward_folds,
 )
 from deepalloc.datasets import load_factor_etfs, load_sp500, read_prices
-from deepalloc.evaluation import BaselineStrategy, NetworkStrategy, Strategy
-from deepalloc.training import EarlyStopping
+from deepalloc.evaluation import (
+    BaselineStrategy,
+    NetworkStrategy,
+    Strategy,
+)
+from deepalloc.evaluation.cluster import Cluster
 
 DEMO_CONFIG: dict[str, Any] = {
     "data": {"dataset": "sp500", "kind": "prices", "start": "2012-01-01"},
@@ -66,8 +70,9 @@ DEMO_CONFIG: dict[str, Any] = {
         {"name": "inverse_volatility", "type": "inverse_volatility"},
         {"name": "minimum_variance", "type": "minimum_variance"},
     ],
-    "output": {"path": "deepalloc-report", "seed": 0, "n_jobs": 1},
+    "output": {"path": "deepalloc-report", "seed": 0, "n_jobs": 2},
 }
+"""The configuration of ``deepalloc demo``, as a parsed file would give it."""
 
 
 @dataclass
@@ -87,6 +92,10 @@ class Suite:
     output: Path
     seeds: int = 1
     cache_dir: Path | None = None
+    final_val_size: int | float = 0
+    final_train_size: int | str | None = None
+    cluster: Cluster = field(default_factory=Cluster)
+    search: SearchPlan | None = None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -184,6 +193,13 @@ def _folds(split: Mapping[str, Any], windows: Windows) -> list[Fold]:
         ) from err
 
 
+def _final_val_size(split: Mapping[str, Any]) -> int | float:
+    """The validation block of the final training on all data, as the folds had one."""
+    if split["scheme"] == "holdout":
+        return 0.1 if split["val"] is None else split["val"]
+    return 0 if split["val_size"] is None else split["val_size"]
+
+
 def _check_lag(lag: int, windows: Windows, folds: list[Fold], returns: pd.DataFrame) -> None:
     first = windows.timestamps[folds[0].test[0]]
     left = len(returns) - int(returns.index.get_loc(first)) - 1
@@ -226,18 +242,34 @@ def _network(
                 f"{1 / n_assets:.4g})",
                 where=f"{where}.max_weight",
             ) from None
-    opts = {k: training[k] if spec[k] is None else spec[k] for k in TRAINING_KEYS}
-    build = network_builder(spec)
+    strategy = EntryNetwork(spec, training)({})
     with torch.random.fork_rng(devices=[]):
-        model = build(len(windows.channels), n_assets, windows.lookback)
+        model = strategy.build(len(windows.channels), n_assets, windows.lookback)
     _dry_run(model, windows, where)
-    options = {
-        "epochs": opts["epochs"],
-        "optimizer": functools.partial(torch.optim.Adam, lr=opts["lr"]),
-        "early_stopping": EarlyStopping(patience=opts["patience"]),
-        "batch_size": opts["batch_size"],
-    }
-    return NetworkStrategy(spec["name"], build, LOSSES[opts["loss"]](), options)
+    return strategy
+
+
+def _check_sequential(strategies: list[Strategy], folds: list[Fold], windows: Windows) -> None:
+    """Sequential training needs its stride within the horizon and its runs within the
+    smallest training block."""
+    for i, s in enumerate(strategies):
+        if not isinstance(s, NetworkStrategy) or s.sequential is None:
+            continue
+        stride = s.sequential.stride or windows.horizon
+        if stride > windows.horizon:
+            raise ConfigError(
+                f"expected a stride of at most the horizon {windows.horizon}, got {stride}",
+                where=f"[[networks]][{i}].stride",
+            )
+        span = (s.sequential.run_length - 1) * stride + 1
+        shortest = min(len(f.train) for f in folds)
+        if span > shortest:
+            raise ConfigError(
+                f"expected runs of run_length x stride within the shortest training block "
+                f"({shortest} samples), got {s.sequential.run_length} decisions {stride} "
+                f"samples apart ({span} samples)",
+                where=f"[[networks]][{i}].run_length",
+            )
 
 
 def _strategies(spec: Mapping[str, Any], windows: Windows) -> list[Strategy]:
@@ -300,7 +332,9 @@ def build_suite(
         folds = _folds(spec["split"], windows)
         _check_lag(spec["backtest"]["lag"], windows, folds, returns)
         strategies = _strategies(spec, windows)
+        _check_sequential(strategies, folds, windows)
         folder = _output_folder(spec, base, output)
+        search = build_search(spec, returns, windows, folds, base=base, report=folder)
     except ConfigError as err:
         if err.source is None and source is not None:
             err.source = str(source)
@@ -320,6 +354,10 @@ def build_suite(
         output=folder,
         seeds=spec["training"]["seeds"],
         cache_dir=folder / "cache" if out["cache"] else None,
+        final_val_size=_final_val_size(spec["split"]),
+        final_train_size=spec["split"]["train_size"],
+        cluster=cluster_of(spec, base),
+        search=search,
     )
 
 

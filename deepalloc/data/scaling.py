@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from deepalloc._recording import Recorded
 from deepalloc.data.windows import Windows
 
 
@@ -33,7 +34,7 @@ def _input_rows(windows: Windows, indices: Sequence[int] | np.ndarray) -> np.nda
     return np.cumsum(delta[:-1]) > 0
 
 
-class _Scaler:
+class _Scaler(Recorded):
     """Shared fit/transform logic; subclasses define the centre and scale statistics."""
 
     def __init__(self, per_asset: bool = False, eps: float = 1e-12):

@@ -53,7 +53,8 @@ class SequentialLoader:
         The samples; ``gap`` must be 0 (a decision is traded at its own close) and the
         returns channel is the target channel ``returns_channel``.
     indices
-        A contiguous block of sample indices (a fold's training or validation block).
+        Sample indices (a fold's training or validation block); runs never cross a gap
+        between contiguous blocks (a purged test group of a combinatorial fold).
     run_length
         Decisions per run; ``None``: one run over the whole block (validation).
     stride
@@ -103,14 +104,15 @@ class SequentialLoader:
         if not np.isfinite(costs_bps) or costs_bps < 0:
             raise ValueError(f"costs_bps: expected a finite non-negative number, got {costs_bps}")
         idx = np.asarray(indices)
-        if idx.ndim != 1 or len(idx) == 0 or np.any(np.diff(idx) != 1):
-            raise ValueError("indices: expected a contiguous, non-empty block of samples")
-        n_decisions = (len(idx) - 1) // stride + 1
+        if idx.ndim != 1 or len(idx) == 0 or np.any(np.diff(idx) <= 0):
+            raise ValueError("indices: expected increasing, non-empty sample indices")
+        self.blocks = np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1)
+        n_decisions = max((len(b) - 1) // stride + 1 for b in self.blocks)
         length = n_decisions if run_length is None else check_positive_int("run_length", run_length)
         if length > n_decisions:
             raise ValueError(
-                f"run_length: expected at most the {n_decisions} decisions the block holds "
-                f"at stride {stride}, got {length}"
+                f"run_length: expected at most the {n_decisions} decisions the longest block "
+                f"holds at stride {stride}, got {length}"
             )
         if isinstance(generator, int):
             generator = torch.Generator().manual_seed(generator)
@@ -125,15 +127,20 @@ class SequentialLoader:
         )
 
     def starts(self) -> np.ndarray:
-        """First sample of every run of this pass (a random grid offset when shuffling)."""
+        """First sample of every run of this pass (a random grid offset when shuffling),
+        runs tiling each contiguous block without crossing its ends."""
         span = (self.run_length - 1) * self.stride + 1
-        offset = 0
-        if self.shuffle:
-            assert self.generator is not None
-            slack = min(self.stride, len(self.indices) - span + 1)
-            offset = int(torch.randint(slack, (1,), generator=self.generator))
-        first = self.indices[0] + offset
-        return np.arange(first, self.indices[-1] - span + 2, span)
+        out = []
+        for block in self.blocks:
+            if len(block) < span:
+                continue
+            offset = 0
+            if self.shuffle:
+                assert self.generator is not None
+                slack = min(self.stride, len(block) - span + 1)
+                offset = int(torch.randint(slack, (1,), generator=self.generator))
+            out.append(np.arange(block[0] + offset, block[-1] - span + 2, span))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return -(-len(self.starts()) // self.batch_size)

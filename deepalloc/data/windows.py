@@ -117,6 +117,11 @@ class Windows:
             returns_kind=self.returns_kind,
         )
 
+    def without_targets(self) -> Windows:
+        """Inputs-only windows over the same history (``horizon`` 0): every date with a
+        full lookback is a sample, the last date included."""
+        return replace(self, target_data=None, target_channels=(), horizon=0, gap=0)
+
     def asset_returns(self, channel: int | str = 0) -> pd.DataFrame:
         """Simple asset returns by date (date x asset) from a target channel.
 

@@ -10,6 +10,7 @@ from deepalloc.evaluation.strategies import (
     EQUAL_WEIGHT,
     BaselineStrategy,
     NetworkStrategy,
+    SequentialTraining,
     Strategy,
 )
 from deepalloc.evaluation.suites import asset_returns, run_suite
@@ -18,6 +19,7 @@ __all__ = [
     "EQUAL_WEIGHT",
     "BaselineStrategy",
     "NetworkStrategy",
+    "SequentialTraining",
     "Strategy",
     "SuiteResult",
     "asset_returns",

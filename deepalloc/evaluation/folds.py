@@ -12,9 +12,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from deepalloc.data import Fold, WindowLoader, Windows
-from deepalloc.evaluation.strategies import BaselineStrategy, Strategy, seed_run_name
-from deepalloc.training import fit, predict
+from deepalloc.data import Fold, SequentialLoader, WindowLoader, Windows
+from deepalloc.evaluation.strategies import (
+    BaselineStrategy,
+    NetworkStrategy,
+    SequentialTraining,
+    Strategy,
+    seed_run_name,
+)
+from deepalloc.training import FitResult, fit, predict
 
 
 @dataclass
@@ -39,7 +45,8 @@ class FoldOutput:
     index
         Fold index.
     weights
-        Run name -> weights on the fold's test decision dates (date x asset).
+        Run name -> weights on the fold's test decision dates (date x asset); absent
+        for holdings-aware networks, which decide along the suite's whole path.
     histories
         Training histories (``strategy``, ``fold`` columns added).
     states
@@ -95,10 +102,66 @@ def prediction_index(windows: Windows, indices: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.concat(frames).index)
 
 
+def train_network(
+    strategy: NetworkStrategy,
+    windows: Windows,
+    train: np.ndarray,
+    val: np.ndarray,
+    seed: int,
+    *,
+    callbacks: Sequence[object] = (),
+) -> FitResult:
+    """Train a fresh network of ``strategy`` on the samples ``train`` (early stopping on
+    ``val`` when not empty), as every fold of a suite does.
+
+    The network is built under a fork of the global generator seeded with ``seed``, and
+    trained with ``seed``; ``callbacks`` are added after the strategy's own.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = strategy.build(windows.data.shape[0], windows.data.shape[1], windows.lookback)
+    options = copy.deepcopy(strategy.fit_options)
+    batch_size = options.pop("batch_size", 32)
+    options.setdefault("progress", False)
+    if callbacks:
+        options["callbacks"] = [*options.get("callbacks", ()), *callbacks]
+    loader: WindowLoader | SequentialLoader
+    val_loader: WindowLoader | SequentialLoader | None
+    if strategy.sequential is None:
+        loader = WindowLoader(windows, train, batch_size=batch_size, shuffle=True, generator=seed)
+        val_loader = WindowLoader(windows, val, batch_size=256) if len(val) else None
+    else:
+        loader, val_loader = _sequential_loaders(strategy.sequential, windows, train, val, seed)
+    return fit(network, strategy.loss, loader, val_loader=val_loader, seed=seed, **options)
+
+
+def _sequential_loaders(
+    settings: SequentialTraining, windows: Windows, train: np.ndarray, val: np.ndarray, seed: int
+) -> tuple[SequentialLoader, SequentialLoader | None]:
+    """Runs over the training samples, and one run over the validation samples."""
+    stride = settings.stride or windows.horizon
+    loader = SequentialLoader(
+        windows,
+        train,
+        run_length=settings.run_length,
+        stride=stride,
+        batch_size=settings.batch_size,
+        shuffle=True,
+        generator=seed,
+        costs_bps=settings.costs_bps,
+        truncate_every=settings.truncate_every,
+    )
+    val_loader = None
+    if len(val):
+        val_loader = SequentialLoader(
+            windows, val, run_length=None, stride=stride, costs_bps=settings.costs_bps
+        )
+    return loader, val_loader
+
+
 def run_fold(job: FoldJob) -> FoldOutput:
     """Weights of every strategy (each network for every seed) on the fold's test dates."""
     windows, fold = job.windows, job.fold
-    n_channels, n_assets = windows.data.shape[0], windows.data.shape[1]
     out = FoldOutput(job.index, {})
     with fold_threads(job.threads):
         for position, strategy in enumerate(job.strategies):
@@ -108,20 +171,14 @@ def run_fold(job: FoldJob) -> FoldOutput:
             for k in range(job.seeds):
                 run = seed_run_name(strategy.name, k, job.seeds)
                 seed = training_seed(job.seed, job.index, position, k)
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
-                    network = strategy.build(n_channels, n_assets, windows.lookback)
-                options = copy.deepcopy(strategy.fit_options)
-                batch_size = options.pop("batch_size", 32)
-                options.setdefault("progress", False)
-                train = WindowLoader(
-                    windows, fold.train, batch_size=batch_size, shuffle=True, generator=seed
-                )
-                val = WindowLoader(windows, fold.val, batch_size=256) if len(fold.val) else None
-                result = fit(network, strategy.loss, train, val_loader=val, seed=seed, **options)
+                result = train_network(strategy, windows, fold.train, fold.val, seed)
                 out.histories.append(result.history.assign(strategy=run, fold=job.index, seed=k))
-                out.weights[run] = _predict_blocks(result.network, windows, fold.test)
+                if not getattr(result.network, "holdings_aware", False):
+                    # a holdings-aware network decides along the suite's one portfolio,
+                    # after every fold is trained (deepalloc.evaluation.holdings)
+                    out.weights[run] = _predict_blocks(result.network, windows, fold.test)
                 out.states[run] = {
-                    name: t.detach().cpu().clone() for name, t in network.state_dict().items()
+                    name: t.detach().cpu().clone()
+                    for name, t in result.network.state_dict().items()
                 }
     return out

@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
+from deepalloc.baselines import EqualWeight
 from deepalloc.losses import Loss
 
 EQUAL_WEIGHT = "equal_weight"
 """The name of the equal-weight baseline every suite includes."""
+
+
+@dataclass(frozen=True)
+class SequentialTraining:
+    """Train on contiguous runs of decisions along their after-cost path (see
+    :class:`~deepalloc.data.SequentialLoader`): the network pays for every trade in the
+    loss, and a holdings-aware network sees what it holds.
+
+    Attributes
+    ----------
+    run_length
+        Decisions per run.
+    stride
+        Samples between decisions (``None``: the windows' horizon, so that a decision is
+        held over its target, about the backtest's rebalancing interval).
+    costs_bps
+        Proportional cost of every trade in training, basis points.
+    truncate_every
+        Backpropagate through at most this many consecutive decisions (``None``: the run).
+    batch_size
+        Runs per optimizer step.
+    """
+
+    run_length: int = 12
+    stride: int | None = None
+    costs_bps: float = 0.0
+    truncate_every: int | None = None
+    batch_size: int = 8
 
 
 @dataclass
@@ -32,12 +61,16 @@ class NetworkStrategy:
         Keyword arguments of :func:`deepalloc.training.fit` (``epochs``,
         ``optimizer``, ``early_stopping``, ``callbacks``, ...), copied afresh for every
         fold; ``batch_size`` sets the training batch size.
+    sequential
+        Train sequentially on the after-cost path instead of on independent windows
+        (:class:`SequentialTraining`); the loss then scores each run's path.
     """
 
     name: str
     build: Callable[[int, int, int], nn.Module]
     loss: Loss
     fit_options: dict[str, Any] = field(default_factory=dict)
+    sequential: SequentialTraining | None = None
 
 
 @dataclass
@@ -49,6 +82,7 @@ class BaselineStrategy:
 
 
 Strategy = NetworkStrategy | BaselineStrategy
+"""Anything a suite compares: a network trained per fold or a fixed rule."""
 
 
 def seed_run_name(name: str, seed_index: int, seeds: int) -> str:
@@ -60,3 +94,18 @@ def seed_run_name(name: str, seed_index: int, seeds: int) -> str:
 def ensemble_name(name: str) -> str:
     """The name of a network's ensemble (weights averaged across seeds)."""
     return f"{name}:ensemble"
+
+
+def with_equal_weight(strategies: Sequence[Strategy]) -> list[Strategy]:
+    """The strategies, checked (unique names without ``:``), with equal weight added when
+    absent: every suite compares with it."""
+    names = [s.name for s in strategies]
+    if len(set(names)) != len(names):
+        raise ValueError(f"strategies: expected unique names, got {names}")
+    reserved = [n for n in names if ":" in n]
+    if reserved:
+        raise ValueError(f"strategies: expected names without ':' (it marks seeds), got {reserved}")
+    out = list(strategies)
+    if EQUAL_WEIGHT not in names:
+        out.append(BaselineStrategy(EQUAL_WEIGHT, EqualWeight()))
+    return out

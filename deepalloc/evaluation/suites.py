@@ -18,24 +18,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from torch import nn
 
 from deepalloc.analysis import metrics
 from deepalloc.analysis.backtest import BacktestResult, backtest
-from deepalloc.baselines import EqualWeight
 from deepalloc.data import Fold, Windows, make_windows
 from deepalloc.data.cpcv import BacktestPath
 from deepalloc.evaluation.cache import FoldCache
 from deepalloc.evaluation.folds import FoldJob, FoldOutput, run_fold
+from deepalloc.evaluation.holdings import holdings_aware_weights
 from deepalloc.evaluation.parallel import Backend, map_folds
 from deepalloc.evaluation.results import SuiteResult, fold_table, summary_table
 from deepalloc.evaluation.strategies import (
-    EQUAL_WEIGHT,
-    BaselineStrategy,
     NetworkStrategy,
     Strategy,
     ensemble_name,
     seed_run_name,
+    with_equal_weight,
 )
 
 
@@ -75,11 +76,15 @@ def _assemble(
     pieces: Sequence[tuple[FoldOutput, pd.DatetimeIndex | None]],
     names: Sequence[str],
     seed_runs: dict[str, list[str]],
+    along_path: dict[str, pd.DataFrame],
 ) -> dict[str, pd.DataFrame]:
     """Weights of every row over the pieces (a fold's weights, or its rows on given
-    dates), in date order; with several seeds, each network gains an ensemble row."""
+    dates), in date order, or as decided along the path (holdings-aware networks); with
+    several seeds, each network gains an ensemble row."""
     weights = {
-        n: pd.concat(
+        n: along_path[n]
+        if n in along_path
+        else pd.concat(
             [out.weights[n] if at is None else out.weights[n].loc[at] for out, at in pieces]
         ).sort_index()
         for n in names
@@ -139,6 +144,25 @@ class _Trading:
             for name, w in weights.items()
         }
 
+    def along_path(
+        self,
+        pieces: Sequence[tuple[np.ndarray, int]],
+        networks: dict[str, list[nn.Module]],
+        windows: Windows,
+    ) -> dict[str, pd.DataFrame]:
+        """Holdings-aware networks' weights along one path: ``(samples, fold)`` pieces in
+        time order, each decided by that fold's network, holdings carried throughout."""
+        return {
+            run: holdings_aware_weights(
+                [(samples, nets[fold]) for samples, fold in pieces],
+                windows,
+                self.returns,
+                rebalance=self.rebalance,
+                lag=self.lag,
+            )
+            for run, nets in networks.items()
+        }
+
     def describe(self, backtests: dict[str, BacktestResult]) -> dict[str, object]:
         """The settings a report states."""
         first = next(iter(backtests.values())).returns
@@ -149,6 +173,28 @@ class _Trading:
             "leverage": self.leverage,
             "periods_per_year": self.periods_per_year or metrics.infer_periods_per_year(first),
         }
+
+
+def _holdings_aware(
+    strategies: Sequence[Strategy], seeds: int, outputs: Sequence[FoldOutput], windows: Windows
+) -> dict[str, list[nn.Module]]:
+    """Run name -> its trained network in every fold, for holdings-aware networks."""
+    shape = (windows.data.shape[0], windows.data.shape[1], windows.lookback)
+    found: dict[str, list[nn.Module]] = {}
+    for s in strategies:
+        if not isinstance(s, NetworkStrategy):
+            continue
+        for k in range(seeds):
+            run = seed_run_name(s.name, k, seeds)
+            if run in outputs[0].weights:
+                continue  # predicted fold by fold
+            nets = []
+            for out in outputs:
+                net = s.build(*shape)
+                net.load_state_dict(out.states[run])
+                nets.append(net)
+            found[run] = nets
+    return found
 
 
 def _path_pieces(
@@ -190,19 +236,6 @@ def _data_settings(
         "horizon": windows.horizon,
         "gap": windows.gap,
     }
-
-
-def _checked_strategies(strategies: Sequence[Strategy]) -> list[Strategy]:
-    names = [s.name for s in strategies]
-    if len(set(names)) != len(names):
-        raise ValueError(f"strategies: expected unique names, got {names}")
-    reserved = [n for n in names if ":" in n]
-    if reserved:
-        raise ValueError(f"strategies: expected names without ':' (it marks seeds), got {reserved}")
-    out = list(strategies)
-    if EQUAL_WEIGHT not in names:
-        out.append(BaselineStrategy(EQUAL_WEIGHT, EqualWeight()))
-    return out
 
 
 def run_suite(
@@ -282,21 +315,46 @@ def run_suite(
     folds = folds(windows) if callable(folds) else folds
     if not folds:
         raise ValueError("folds: expected at least one fold, got none")
-    strategies = _checked_strategies(strategies)
+    strategies = with_equal_weight(strategies)
     jobs = [
         FoldJob(windows, fold, i, strategies, seed, seeds, threads_per_fold)
         for i, fold in enumerate(folds)
     ]
     folder = None if cache_dir is None else str(cache_dir)
     outputs = map_folds(functools.partial(_cached_run, folder=folder), jobs, n_jobs, backend)
-    names, seed_runs = _rows(strategies, seeds)
     trading = _Trading(returns, costs_bps, rebalance, lag, leverage, periods_per_year)
+    return _result(windows, folds, strategies, seeds, outputs, trading, seed, paths)
+
+
+def _result(
+    windows: Windows,
+    folds: Sequence[Fold],
+    strategies: Sequence[Strategy],
+    seeds: int,
+    outputs: Sequence[FoldOutput],
+    trading: _Trading,
+    seed: int,
+    paths: Sequence[BacktestPath] | None,
+) -> SuiteResult:
+    """Backtest the folds' weights and gather the result (see ``run_suite``)."""
+    names, seed_runs = _rows(strategies, seeds)
+    returns, periods_per_year = trading.returns, trading.periods_per_year
+    aware = _holdings_aware(strategies, seeds, outputs, windows)
     if paths is None:
-        weights = _assemble([(out, None) for out in outputs], names, seed_runs)
+        along = trading.along_path([(f.test, i) for i, f in enumerate(folds)], aware, windows)
+        weights = _assemble([(out, None) for out in outputs], names, seed_runs, along)
         backtests = trading.backtests(weights)
         table, path_tables = summary_table(backtests, periods_per_year), None
     else:
-        per_path = [_assemble(_path_pieces(p, outputs, windows), names, seed_runs) for p in paths]
+        per_path = [
+            _assemble(
+                _path_pieces(p, outputs, windows),
+                names,
+                seed_runs,
+                trading.along_path([(s, f) for f, s in p.pieces()], aware, windows),
+            )
+            for p in paths
+        ]
         path_backtests = [trading.backtests(w) for w in per_path]
         path_tables = pd.concat(
             {p: summary_table(b, periods_per_year) for p, b in enumerate(path_backtests)},
@@ -324,3 +382,30 @@ def run_suite(
         periods_per_year=periods_per_year,
         path_tables=path_tables,
     )
+
+
+def assemble_suite(
+    windows: Windows,
+    folds: Sequence[Fold],
+    strategies: Sequence[Strategy],
+    outputs: Sequence[FoldOutput],
+    *,
+    returns: pd.DataFrame,
+    costs_bps: float | pd.Series = 0.0,
+    rebalance: str | None = None,
+    lag: int = 0,
+    leverage: float = 1.0,
+    seed: int = 0,
+    seeds: int = 1,
+    periods_per_year: float | None = None,
+) -> SuiteResult:
+    """The :class:`SuiteResult` of walk-forward folds that already ran: every strategy's
+    weights from ``outputs`` (one per fold, holding each row of ``strategies``) backtested
+    over all test blocks with the same settings, as :func:`run_suite` does.
+
+    ``windows`` and ``folds`` describe the test blocks in the result (their dates); a
+    search uses it to gather the folds of its retrained configurations.
+    """
+    strategies = with_equal_weight(strategies)
+    trading = _Trading(returns, costs_bps, rebalance, lag, leverage, periods_per_year)
+    return _result(windows, folds, strategies, seeds, outputs, trading, seed, None)

@@ -2,7 +2,7 @@
 
 Return measures take simple portfolio returns of shape (batch, horizon); weight
 measures take weights of shape (batch, asset). Signs follow one convention across the
-library (see the conventions page of the documentation): quantities expressed as
+library (:ref:`conventions-signs`): quantities expressed as
 returns keep the sign of a return, so losses are negative numbers (maximum drawdown,
 value at risk, conditional value at risk, worst return, as in quantstats and
 empyrical); dispersions are positive (volatility, downside risk); tail levels are given

@@ -1,7 +1,8 @@
 """Portfolio returns over a horizon, wealth and drawdown paths (pure torch).
 
 Shapes: weights (batch, asset); asset returns y (batch, asset, horizon); portfolio
-returns (batch, horizon). Portfolio returns are always simple returns.
+returns (batch, horizon). Portfolio returns are always simple returns. Costs are
+``costs_bps``, basis points of traded value (:ref:`conventions-costs`).
 """
 
 from __future__ import annotations

@@ -16,11 +16,67 @@ SHRINK_TARGETS = ("diagonal", "identity", "constant_correlation")
 
 def covariance(returns: torch.Tensor, *, ddof: int = 1) -> torch.Tensor:
     """Sample covariance over the last axis: (..., asset, time) -> (..., asset, asset)."""
+    _check_ddof(returns, ddof)
+    _, gram = _centred_gram(returns)
+    return gram / (returns.shape[-1] - ddof)
+
+
+def _check_ddof(returns: torch.Tensor, ddof: int) -> None:
     n = returns.shape[-1]
     if n - ddof <= 0:
         raise ValueError(f"returns: expected more than ddof={ddof} time steps, got {n}")
+
+
+def _centred_gram(returns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The centred returns (..., asset, time) and their Gram matrix ``x x'`` (..., asset,
+    asset): what the covariance and the Ledoit-Wolf intensity both start from."""
     centred = returns - returns.mean(-1, keepdim=True)
-    return centred @ centred.transpose(-1, -2) / (n - ddof)
+    return centred, centred @ centred.transpose(-1, -2)
+
+
+def shrunk_covariance(
+    returns: torch.Tensor,
+    target: str | None = None,
+    intensity: float | str = "ledoit_wolf",
+    *,
+    ddof: int = 1,
+) -> torch.Tensor:
+    """Sample covariance, shrunk toward ``target`` when one is given.
+
+    The same as ``shrink(covariance(returns), target, ledoit_wolf_intensity(returns,
+    target))`` (or a fixed ``intensity``), computed from one centring of the returns
+    and one Gram product shared by the covariance and the intensity.
+
+    Parameters
+    ----------
+    returns
+        Shape (batch, asset, time).
+    target
+        ``None`` (no shrinkage), ``"diagonal"``, ``"identity"`` or
+        ``"constant_correlation"``.
+    intensity
+        In [0, 1], or ``"ledoit_wolf"`` for the Ledoit-Wolf intensity of each sample.
+    ddof
+        Delta degrees of freedom of the sample covariance.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (batch, asset, asset).
+    """
+    _check_ddof(returns, ddof)
+    t = returns.shape[-1]
+    centred, gram = _centred_gram(returns)
+    cov = gram / (t - ddof)
+    if target is None:
+        return cov
+    check_choice("target", target, SHRINK_TARGETS)
+    if isinstance(intensity, str):
+        check_choice("intensity", intensity, ("ledoit_wolf",))
+        delta: float | torch.Tensor = _ledoit_wolf(centred, gram / t, target)
+    else:
+        delta = intensity
+    return shrink(cov, target, delta)
 
 
 def correlation(cov: torch.Tensor) -> torch.Tensor:
@@ -38,9 +94,9 @@ def shrinkage_target(cov: torch.Tensor, target: str) -> torch.Tensor:
     """
     check_choice("target", target, SHRINK_TARGETS)
     var = torch.diagonal(cov, dim1=-2, dim2=-1)
-    eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
     if target == "diagonal":
         return torch.diag_embed(var)
+    eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
     if target == "identity":
         return var.mean(-1)[..., None, None] * eye
     n = cov.shape[-1]
@@ -75,16 +131,25 @@ def ledoit_wolf_intensity(returns: torch.Tensor, target: str) -> torch.Tensor:
         One of ``"diagonal"``, ``"identity"``, ``"constant_correlation"``.
     """
     check_choice("target", target, SHRINK_TARGETS)
-    t = returns.shape[-1]
-    x = returns - returns.mean(-1, keepdim=True)
-    s = x @ x.transpose(-1, -2) / t
+    centred, gram = _centred_gram(returns)
+    return _ledoit_wolf(centred, gram / returns.shape[-1], target)
+
+
+def _ledoit_wolf(x: torch.Tensor, s: torch.Tensor, target: str) -> torch.Tensor:
+    """:func:`ledoit_wolf_intensity` from the centred returns ``x`` (batch, asset, time)
+    and their covariance ``s`` with ddof 0."""
+    t = x.shape[-1]
     # mean_t (x_it x_jt - s_ij)^2 = mean_t x_it^2 x_jt^2 - s_ij^2: products of (asset,
     # time) matrices instead of a (batch, asset, asset, time) tensor
     x2 = x**2
-    pi_mat = x2 @ x2.transpose(-1, -2) / t - s**2
+    s2 = s**2
+    pi_mat = x2 @ x2.transpose(-1, -2) / t - s2
     pi = pi_mat.sum((-1, -2))
-    f = shrinkage_target(s, target)
-    gamma = ((f - s) ** 2).sum((-1, -2))
+    if target == "diagonal":  # the target is s's own diagonal: gamma sums the rest
+        off_diagonal = 1 - torch.eye(s.shape[-1], dtype=s.dtype, device=s.device)
+        gamma = (s2 * off_diagonal).sum((-1, -2))
+    else:
+        gamma = ((shrinkage_target(s, target) - s) ** 2).sum((-1, -2))
     diag_pi = torch.diagonal(pi_mat, dim1=-2, dim2=-1).sum(-1)
     if target == "diagonal":
         rho = diag_pi
@@ -123,10 +188,8 @@ def matrix_sqrt(cov: torch.Tensor, *, method: str = "eigh", jitter: float = 1e-1
         (fewer time steps than assets) stay well conditioned and differentiable.
     """
     check_choice("method", method, ("eigh", "cholesky"))
-    n = cov.shape[-1]
-    scale = torch.diagonal(cov, dim1=-2, dim2=-1).mean(-1)[..., None, None]
-    eye = torch.eye(n, dtype=cov.dtype, device=cov.device)
-    reg = cov + jitter * scale * eye
+    diagonal = torch.diagonal(cov, dim1=-2, dim2=-1)
+    reg = cov + torch.diag_embed((jitter * diagonal.mean(-1, keepdim=True)).expand_as(diagonal))
     if method == "eigh":
         root: torch.Tensor = _SymmetricSqrt.apply(reg)
         return root

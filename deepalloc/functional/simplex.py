@@ -166,8 +166,11 @@ def normalized_tanh(
     so that ``sum(w) = net`` and ``sum|w| = gross``: longs sum to ``(gross + net) / 2``,
     shorts to ``(gross - net) / 2`` (``net=0``: dollar neutral; ``net=1, gross=1.6``:
     130/30). Requires ``gross >= |net|``. If every score has the same sign, the side
-    that exists carries the net exposure alone when its sign agrees (gross ``|net|``),
-    and the weights are zero otherwise.
+    that exists carries the net exposure alone when its sign agrees (gross ``|net|``);
+    when it disagrees (every score negative with ``net > 0``, or positive with
+    ``net < 0``) no side can carry the net exposure and the row is ``net / n`` in every
+    asset (equal weight scaled to the net exposure, constant in the scores), so every
+    row sums to ``net``.
 
     Parameters
     ----------
@@ -193,4 +196,6 @@ def normalized_tanh(
     short_total = torch.where(
         pos_sum > 0, torch.full_like(neg_sum, (gross - net) / 2), max(-net, 0.0)
     )
-    return long_total * pos / (pos_sum + eps) - short_total * neg / (neg_sum + eps)
+    w = long_total * pos / (pos_sum + eps) - short_total * neg / (neg_sum + eps)
+    stranded = ((pos_sum == 0) & (net > 0)) | ((neg_sum == 0) & (net < 0))
+    return torch.where(stranded, torch.full_like(w, net / w.shape[-1]), w)

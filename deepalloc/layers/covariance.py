@@ -7,16 +7,11 @@ from torch import nn
 
 from deepalloc._channels import ChannelSpec, ReadsReturns
 from deepalloc._checks import check_choice, check_ndim
-from deepalloc.functional.risk import (
-    SHRINK_TARGETS,
-    covariance,
-    ledoit_wolf_intensity,
-    matrix_sqrt,
-    shrink,
-)
+from deepalloc._recording import Recorded
+from deepalloc.functional.risk import SHRINK_TARGETS, matrix_sqrt, shrunk_covariance
 
 
-class CovarianceEstimator(ReadsReturns, nn.Module):
+class CovarianceEstimator(ReadsReturns, Recorded, nn.Module):
     """Sample covariance of each sample's window, optionally shrunk, optionally rooted.
 
     Parameters
@@ -65,13 +60,7 @@ class CovarianceEstimator(ReadsReturns, nn.Module):
         if x.ndim == 4:
             x = x[:, self.channel_index(x.shape[1])]
         check_ndim("x", x, 3, "batch, asset, time")
-        cov = covariance(x, ddof=1)
-        if self.shrinkage is not None:
-            if self.intensity == "ledoit_wolf":
-                delta: float | torch.Tensor = ledoit_wolf_intensity(x, self.shrinkage)
-            else:
-                delta = float(self.intensity)
-            cov = shrink(cov, self.shrinkage, delta)
+        cov = shrunk_covariance(x, self.shrinkage, self.intensity)
         if self.output == "covariance":
             return cov
         return matrix_sqrt(cov, method=self.sqrt_method, jitter=self.jitter)

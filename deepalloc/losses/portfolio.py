@@ -6,7 +6,8 @@ dispersion enters as it is (``VolatilityLoss``). Which channel of y holds return
 whether they are simple or log, and whether the portfolio is held (buy and hold) or
 rebalanced every step are set once, on the loss; composite losses check that their
 parts agree, and the training loop checks the kind against the dataset's
-``returns_kind``. Every setting is a keyword-only argument.
+``returns_kind``. Every setting is a keyword-only argument. Signs and tail levels:
+:ref:`conventions-signs`, :ref:`conventions-tails`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ Every network maps windows x (batch, channel, asset, lookback) to weights
 allocator; ``feedforward`` the dense and convolutional designs; ``recurrent`` the
 RNN/LSTM/GRU and attention designs; ``temporal`` the temporal convolution designs. Networks built from asset-wise blocks only (all but
 the cross-sectional dense option) accept a different number of assets at inference
-than in training.
+than in training. Every ready network takes ``holdings_aware=True`` to see the
+portfolio held before each decision (``network(x, previous_weights=held)``), joined to
+its features before the head and passed to an allocator that prices trading.
 """
 
 from deepalloc.networks.feedforward import ConvNet, DenseNet

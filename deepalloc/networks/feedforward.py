@@ -23,6 +23,7 @@ class DenseNet(AllocationNetwork):
         activation: str = "relu",
         dropout: float = 0.0,
         allocator: nn.Module | None = None,
+        holdings_aware: bool = False,
     ):
         body = nn.Sequential(
             InstanceNorm(),
@@ -36,7 +37,10 @@ class DenseNet(AllocationNetwork):
             ),
             nn.ReLU(),
         )
-        super().__init__(body, make_head(allocator or SoftmaxAllocator(), hidden[-1]))
+        super().__init__(
+            body,
+            make_head(allocator or SoftmaxAllocator(), hidden[-1], holdings_aware=holdings_aware),
+        )
 
 
 class ConvNet(AllocationNetwork):
@@ -54,6 +58,7 @@ class ConvNet(AllocationNetwork):
         hidden: int = 16,
         pool: str = "avg",
         allocator: nn.Module | None = None,
+        holdings_aware: bool = False,
     ):
         body = nn.Sequential(
             InstanceNorm(),
@@ -61,4 +66,6 @@ class ConvNet(AllocationNetwork):
             Dense(1, lookback, hidden, hidden=()),
             nn.ReLU(),
         )
-        super().__init__(body, make_head(allocator or SoftmaxAllocator(), hidden))
+        super().__init__(
+            body, make_head(allocator or SoftmaxAllocator(), hidden, holdings_aware=holdings_aware)
+        )

@@ -38,6 +38,7 @@ class RecurrentNet(AllocationNetwork):
         dropout: float | None = None,
         pool: str = "last",
         allocator: nn.Module | None = None,
+        holdings_aware: bool = False,
     ):
         rnn = AssetRNN(
             n_channels,
@@ -48,7 +49,14 @@ class RecurrentNet(AllocationNetwork):
             dropout=self.default_dropout if dropout is None else dropout,
         )
         body = nn.Sequential(InstanceNorm(), rnn, TimePool(pool, n_channels=rnn.out_channels))
-        super().__init__(body, make_head(allocator or self.default_allocator(), rnn.out_channels))
+        super().__init__(
+            body,
+            make_head(
+                allocator or self.default_allocator(),
+                rnn.out_channels,
+                holdings_aware=holdings_aware,
+            ),
+        )
 
     def default_allocator(self) -> nn.Module:
         """The allocator used when none is given."""
@@ -88,6 +96,8 @@ class LSTMMarkowitzNet(RecurrentNet):
         Covariance estimator (default: :func:`default_covariance` of ``returns_channel``).
     hidden_size, num_layers, bidirectional, pool, allocator
         As for :class:`RecurrentNet`; the allocator must take ``(mu, cov_sqrt, gamma, alpha)``.
+    holdings_aware
+        Feed the portfolio held before each decision to the head and the allocator.
     """
 
     def __init__(
@@ -102,6 +112,7 @@ class LSTMMarkowitzNet(RecurrentNet):
         returns_channel: ChannelSpec = None,
         covariance: nn.Module | None = None,
         allocator: nn.Module | None = None,
+        holdings_aware: bool = False,
     ):
         super().__init__(
             n_channels,
@@ -110,6 +121,7 @@ class LSTMMarkowitzNet(RecurrentNet):
             bidirectional=bidirectional,
             pool=pool,
             allocator=allocator or MarkowitzAllocator(max_weight=max_weight),
+            holdings_aware=holdings_aware,
         )
         if not isinstance(self.head, MeanVarianceHead):
             raise ValueError("allocator: expected one taking (mu, cov_sqrt, gamma, alpha)")
@@ -128,6 +140,7 @@ class AttentionNet(AllocationNetwork):
         n_heads: int = 4,
         n_layers: int = 1,
         allocator: nn.Module | None = None,
+        holdings_aware: bool = False,
     ):
         rnn = AssetRNN(n_channels, hidden_size)
         body = nn.Sequential(
@@ -136,4 +149,6 @@ class AttentionNet(AllocationNetwork):
             TimePool("last"),
             CrossAssetAttention(rnn.out_channels, d_model, n_heads, n_layers),
         )
-        super().__init__(body, make_head(allocator or SoftmaxAllocator(), d_model))
+        super().__init__(
+            body, make_head(allocator or SoftmaxAllocator(), d_model, holdings_aware=holdings_aware)
+        )

@@ -36,6 +36,9 @@ class TCNNet(AllocationNetwork):
         Of the temporal blocks.
     allocator
         Any allocator of scores, or one taking ``(mu, cov_sqrt, gamma, alpha)``.
+    holdings_aware
+        Feed the portfolio held before each decision to the head (see
+        :class:`~deepalloc.networks.AllocationNetwork`).
     """
 
     def __init__(
@@ -46,10 +49,16 @@ class TCNNet(AllocationNetwork):
         kernel_size: int = 3,
         dropout: float = 0.0,
         allocator: nn.Module | None = None,
+        holdings_aware: bool = False,
     ):
         tcn = TemporalConvNet(n_channels, channels, kernel_size=kernel_size, dropout=dropout)
         body = nn.Sequential(InstanceNorm(), tcn, TimePool("last"))
-        super().__init__(body, make_head(allocator or SoftmaxAllocator(), tcn.out_channels))
+        super().__init__(
+            body,
+            make_head(
+                allocator or SoftmaxAllocator(), tcn.out_channels, holdings_aware=holdings_aware
+            ),
+        )
 
 
 class TCNMarkowitzNet(TCNNet):
@@ -68,6 +77,8 @@ class TCNMarkowitzNet(TCNNet):
         Covariance estimator (default: :func:`~deepalloc.networks.default_covariance`).
     allocator
         Must take ``(mu, cov_sqrt, gamma, alpha)`` (default ``MarkowitzAllocator``).
+    holdings_aware
+        Feed the portfolio held before each decision to the head and the allocator.
     """
 
     def __init__(
@@ -81,6 +92,7 @@ class TCNMarkowitzNet(TCNNet):
         returns_channel: ChannelSpec = None,
         covariance: nn.Module | None = None,
         allocator: nn.Module | None = None,
+        holdings_aware: bool = False,
     ):
         super().__init__(
             n_channels,
@@ -88,6 +100,7 @@ class TCNMarkowitzNet(TCNNet):
             kernel_size=kernel_size,
             dropout=dropout,
             allocator=allocator or MarkowitzAllocator(max_weight=max_weight),
+            holdings_aware=holdings_aware,
         )
         if not isinstance(self.head, MeanVarianceHead):
             raise ValueError("allocator: expected one taking (mu, cov_sqrt, gamma, alpha)")

@@ -19,7 +19,7 @@ from deepalloc.training.run import Run, TrainingError
 class Callback:
     """Base class with every hook as a no-op; subclass and override what you need.
 
-    Hooks
+    Notes
     -----
     on_fit_start(run)
         Once, before the first epoch (after seeding, before any resume).

@@ -21,7 +21,7 @@ from torch import nn
 
 from deepalloc._channels import bind_channels
 from deepalloc._checks import check_choice
-from deepalloc.data import WindowLoader
+from deepalloc.data import SequentialLoader, WindowLoader
 from deepalloc.losses import Loss
 from deepalloc.training.callbacks import EarlyStopping, ProgressBar
 from deepalloc.training.checkpoint import Checkpoint
@@ -31,6 +31,7 @@ from deepalloc.training.run import Run, TrainingError
 from deepalloc.training.step import FAILURES, train_epoch
 
 FailurePolicy = Literal["raise", "skip"]
+Loader = WindowLoader | SequentialLoader
 
 
 @dataclass
@@ -59,7 +60,7 @@ class FitResult:
     skipped_batches: int = 0
 
 
-def _check_returns_kind(loss: Loss, loader: WindowLoader) -> None:
+def _check_returns_kind(loss: Loss, loader: Loader) -> None:
     kinds = {kind for _, kind, _ in loss.return_settings()}
     if kinds and kinds != {loader.windows.returns_kind}:
         raise ValueError(
@@ -88,9 +89,9 @@ def _validate(
 def fit(
     network: nn.Module,
     loss: Loss,
-    train_loader: WindowLoader,
+    train_loader: Loader,
     *,
-    val_loader: WindowLoader | None = None,
+    val_loader: Loader | None = None,
     epochs: int = 100,
     optimizer: OptimizerFactory = DEFAULT_OPTIMIZER,
     scheduler: SchedulerFactory | None = None,
@@ -115,7 +116,9 @@ def fit(
     loss
         A :class:`~deepalloc.losses.Loss`; its returns kind must match the dataset's.
     train_loader, val_loader
-        Loaders of (x, y) batches; the validation loader keeps time order.
+        Loaders of (x, y) batches (the validation loader keeps time order), or
+        :class:`~deepalloc.data.SequentialLoader` of runs for sequential training on the
+        after-cost path (:mod:`deepalloc.training.sequential`).
     epochs
         Most epochs to run.
     optimizer

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepalloc.data import WindowLoader
+from deepalloc.data import SequentialLoader, WindowLoader
 
 
 class TrainingError(RuntimeError):
@@ -64,8 +64,8 @@ class Run:
     network: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: Any
-    train_loader: WindowLoader
-    val_loader: WindowLoader | None
+    train_loader: WindowLoader | SequentialLoader
+    val_loader: WindowLoader | SequentialLoader | None
     epochs: int
     callbacks: list[Any] = field(default_factory=list)
     state: TrainingState = field(default_factory=TrainingState)

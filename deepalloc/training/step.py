@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -83,7 +83,8 @@ def train_epoch(
     network.train()
     total, count, skipped, batches = 0.0, 0, 0, 0
     lr = opt.param_groups[0]["lr"]
-    for batch, data in enumerate(run.train_loader):
+    batches_of: Iterable[Batch] = run.train_loader
+    for batch, data in enumerate(batches_of):
         batches += 1
         try:
             value = batch_loss(network, loss, data, run.train_loader, device, dtype)

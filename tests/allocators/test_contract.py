@@ -13,12 +13,15 @@ from deepalloc.allocators import (
     AnalyticalMarkowitz,
     ConvexAllocator,
     EqualWeightAllocator,
+    HellingerDRAllocator,
     MarkowitzAllocator,
     MinVarianceAllocator,
+    NominalAllocator,
     RiskBudgetingAllocator,
     SoftmaxAllocator,
     SparsemaxAllocator,
     TanhAllocator,
+    TVDRAllocator,
     WeightNorm,
 )
 from deepalloc.errors import NonFiniteError
@@ -45,6 +48,18 @@ def mu_cov(batch, seed, dtype):
     return (mu, s)
 
 
+def robust(batch, seed, dtype, with_delta=True):
+    """mu (batch, N), errors (batch, 8, N), gamma (batch,) [, delta (batch,)]."""
+    g = torch.Generator().manual_seed(seed)
+    e = torch.randn(batch, 8, N, generator=g, dtype=dtype) + torch.randn(
+        batch, 8, 1, generator=g, dtype=dtype
+    )
+    mu = 0.3 * torch.randn(batch, N, generator=g, dtype=dtype)
+    gamma = 0.5 + torch.rand(batch, generator=g, dtype=dtype)
+    delta = 0.05 + 0.15 * torch.rand(batch, generator=g, dtype=dtype)  # Newton range: < 0.27
+    return (mu, e, gamma, delta) if with_delta else (mu, e, gamma)
+
+
 @dataclass
 class Spec:
     name: str
@@ -57,6 +72,7 @@ class Spec:
     gross: float | None = None
     net: float | None = None
     equivariant: bool = True
+    fast_gradcheck: bool = False  # random directions only, for slow solvers
     marks: list = field(default_factory=list)
     # finite-difference step and tolerance of the gradient check: a solution accurate to
     # e gives numerical derivatives accurate to about e / step
@@ -161,6 +177,26 @@ SPECS = [
         equivariant=False,
     ),
     Spec(
+        "nominal_qp",
+        NominalAllocator,
+        lambda b, s, d: robust(b, s, d, with_delta=False),
+        ("asset", "asset", "sample"),
+    ),
+    Spec(
+        "nominal_cvxpylayers",
+        lambda: NominalAllocator(method="cvxpylayers"),
+        lambda b, s, d: robust(b, s, d, with_delta=False),
+        ("asset", "asset", "sample"),
+    ),
+    Spec(
+        "hellinger_newton",
+        HellingerDRAllocator,
+        robust,
+        ("asset", "asset", "sample", "sample"),
+        fast_gradcheck=True,
+    ),
+    Spec("tv_cvxpylayers", TVDRAllocator, robust, ("asset", "asset", "sample", "sample")),
+    Spec(
         "convex_max_entropy",
         lambda: ConvexAllocator(N, objective="max_entropy", max_weight=0.35),
         lambda b, s, d: (scores(b, s, d)[0],),
@@ -238,6 +274,7 @@ def test_allocator_contract(spec: Spec):
         eps=spec.grad_step,
         atol=spec.grad_atol,
         rtol=1e-3,
+        fast_mode=spec.fast_gradcheck,
     )
 
 

@@ -65,10 +65,13 @@ def test_tanh_exposures():
     w = TanhAllocator(net=1.0, gross=1.6)(z)
     torch.testing.assert_close(w[mixed].sum(-1), torch.ones(48, dtype=torch.float64))
     torch.testing.assert_close(w[mixed].abs().sum(-1), torch.full((48,), 1.6, dtype=torch.float64))
-    # one side only: it carries the net exposure when its sign agrees, else nothing is held
+    # one side only: it carries the net exposure when its sign agrees; when it cannot (no
+    # long candidate for a net long book) the row is the net exposure spread equally
     torch.testing.assert_close(w[0].sum(), torch.tensor(1.0, dtype=torch.float64))
     torch.testing.assert_close(w[0].abs().sum(), torch.tensor(1.0, dtype=torch.float64))
-    torch.testing.assert_close(w[1], torch.zeros(8, dtype=torch.float64))
+    torch.testing.assert_close(w[1], torch.full((8,), 1.0 / 8, dtype=torch.float64))
+    short_book = TanhAllocator(net=-0.5, gross=1.0)(z[:1])  # no short candidate
+    torch.testing.assert_close(short_book[0], torch.full((8,), -0.5 / 8, dtype=torch.float64))
     neutral = TanhAllocator(net=0.0)(z)
     # each side is scaled by total / (sum + 1e-12) (normalized_tanh's guard against an
     # empty side), so its sum misses its total by up to 1e-12 / sum, plus rounding

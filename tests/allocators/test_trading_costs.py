@@ -124,7 +124,7 @@ def test_gradients_match_finite_differences(model):
     prev = (plain + 0.3 * nudge).clamp(0, cap)
     # strictly inside the bounds: at a bound w_prev is clipped, a kink of its own
     prev = 0.9 * prev / prev.sum(-1, keepdim=True) + 0.1 / n
-    kappa = torch.full((b, n), 0.01 if model == "proportional" else 0.05, dtype=torch.float64)
+    kappa = torch.full((b, n), 0.05, dtype=torch.float64)
     kappa[:, 0] = 0.002  # per-asset rates
     layer = MarkowitzAllocator(n, max_weight=cap, trading_cost=model)
     w = layer(mu, s, gamma, alpha, prev, kappa)

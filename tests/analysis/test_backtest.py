@@ -207,3 +207,15 @@ def test_scalar_arguments_and_time_zones(returns):
         backtest(weights, returns, initial_value=0.0)
     with pytest.raises(ValueError, match="weights: expected dates in the returns' time zone"):
         backtest(weights.tz_localize("UTC"), returns)
+
+
+def test_holdings_before_the_last_trade():
+    from deepalloc.analysis.backtest import holdings_before_trade
+
+    rng = np.random.default_rng(3)
+    index = pd.bdate_range("2021-01-01", periods=30)
+    returns = pd.DataFrame(rng.normal(0, 0.02, (30, 3)), index=index, columns=list("abc"))
+    weights = pd.DataFrame([[0.5, 0.3, 0.2]], index=index[:1], columns=list("abc"))
+    result = backtest(weights, returns)  # bought once and held: pure drift
+    grown = np.array([0.5, 0.3, 0.2]) * (1 + returns.iloc[1:]).prod().to_numpy()
+    np.testing.assert_allclose(holdings_before_trade(result, returns), grown / grown.sum())

@@ -1,4 +1,4 @@
-"""The pandas layers import without torch (DESIGN.md: backtest, metrics and stats work without it)."""
+"""The pandas layers import without torch (docs/design.rst: backtest, metrics and stats work without it)."""
 
 import os
 import subprocess

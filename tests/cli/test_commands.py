@@ -186,7 +186,9 @@ def _edit(folder, prices, weights, name):
         prices.to_csv(folder / "prices.csv")
         return [w, p], ["prices", "expected strictly positive prices"]
     if name == "late lag":
-        return [w, p, "--lag", "400"], ["argument --lag: expected the first trade before"]
+        return [w, p, "--lag", "400"], [
+            "argument --lag: expected the first trade by the last return date"
+        ]
     raise AssertionError(name)
 
 

@@ -8,9 +8,7 @@ import pytest
 
 from deepalloc.config import SUITE_SCHEMA, ConfigError, build_suite, validate_config
 
-SECTIONS = (
-    "[data], [windows], [split], [backtest], [training], [[networks]], [[baselines]], [output]"
-)
+SECTIONS = "[data], [windows], [split], [backtest], [training], [[networks]], [[baselines]], [output], [search], [cluster]"
 
 
 def _rename(config, old, new):
@@ -157,7 +155,7 @@ def test_config_errors_name_the_section_and_key(config, tmp_path, edit, message)
 def test_a_valid_config_gets_every_default(config):
     del config["backtest"]
     spec = validate_config(config)
-    assert spec["backtest"] == {"costs_bps": 0.0, "rebalance": None, "lag": 0}
+    assert spec["backtest"] == {"costs_bps": 0.0, "rebalance": None, "lag": 0, "leverage": 1.0}
     assert spec["networks"][0]["epochs"] is None  # inherits [training].epochs
     assert spec["baselines"][0]["name"] == "inverse_volatility"
     assert {s.name for s in SUITE_SCHEMA} == set(spec)

@@ -161,3 +161,22 @@ def test_example_config_is_valid():
         "inverse_volatility",
         "risk_parity",
     }
+
+
+def test_trading_aware_training_from_the_config(config, tmp_path):
+    from deepalloc.evaluation import SequentialTraining
+
+    config["training"].update(costs_bps=25.0, holdings_aware=True, run_length=6)
+    config["networks"][1].update(holdings_aware=False, costs_bps=0.0)  # plain, by override
+    suite = build_suite(config, base=tmp_path)
+    aware, plain = suite.strategies[:2]
+    assert aware.sequential == SequentialTraining(run_length=6, costs_bps=25.0, batch_size=10)
+    assert plain.sequential is None
+    with torch.random.fork_rng():
+        assert aware.build(1, 5, 60).holdings_aware and not plain.build(1, 5, 60).holdings_aware
+    config["training"].update(stride=30)  # longer than the horizon of 20
+    with pytest.raises(ConfigError, match=r"\[\[networks\]\]\[0\]\.stride: expected a stride"):
+        build_suite(config, base=tmp_path)
+    config["training"].update(stride=20, run_length=400)
+    with pytest.raises(ConfigError, match=r"\.run_length: expected runs of run_length x stride"):
+        build_suite(config, base=tmp_path)

@@ -1,12 +1,9 @@
-import numpy as np
 import pytest
 import torch
 
-from deepalloc.functional.risk import ledoit_wolf_intensity, matrix_sqrt
 from deepalloc.layers import (
     AssetConv,
     AssetRNN,
-    CovarianceEstimator,
     CrossAssetAttention,
     Dense,
     InstanceNorm,
@@ -103,88 +100,6 @@ def test_time_pooling(x):
     torch.testing.assert_close(decay(x), (x * weights).sum(-1))
     decay(x).sum().backward()
     assert decay.raw_rate.grad is not None and decay.raw_rate.grad.abs() > 0
-
-
-def np_ledoit_wolf(x, target):
-    """Loop reference of the Ledoit-Wolf intensity for one sample, x (asset, time)."""
-    n, t = x.shape
-    xc = x - x.mean(1, keepdims=True)
-    s = xc @ xc.T / t
-    pi = np.zeros((n, n))
-    for i in range(n):
-        for j in range(n):
-            pi[i, j] = np.mean((xc[i] * xc[j] - s[i, j]) ** 2)
-    var = np.diag(s)
-    sd = np.sqrt(var)
-    if target == "identity":
-        f = np.eye(n) * var.mean()
-        rho = 0.0
-    elif target == "diagonal":
-        f = np.diag(var)
-        rho = np.trace(pi)
-    else:
-        rbar = (np.sum(s / np.outer(sd, sd)) - n) / (n * (n - 1))
-        f = rbar * np.outer(sd, sd)
-        np.fill_diagonal(f, var)
-        rho = np.trace(pi)
-        for i in range(n):
-            for j in range(n):
-                if i == j:
-                    continue
-                th_ii = np.mean((xc[i] ** 2 - s[i, i]) * (xc[i] * xc[j] - s[i, j]))
-                th_jj = np.mean((xc[j] ** 2 - s[j, j]) * (xc[i] * xc[j] - s[i, j]))
-                rho += (
-                    rbar / 2 * (np.sqrt(var[j] / var[i]) * th_ii + np.sqrt(var[i] / var[j]) * th_jj)
-                )
-    gamma = np.sum((f - s) ** 2)
-    return float(np.clip((pi.sum() - rho) / gamma / t, 0, 1))
-
-
-@pytest.mark.parametrize("target", ["identity", "diagonal", "constant_correlation"])
-def test_ledoit_wolf_intensity_matches_reference(target):
-    rng = np.random.default_rng(0)
-    common = rng.normal(size=(4, 1, 30))
-    returns = common + rng.normal(size=(4, 6, 30)) * rng.uniform(0.5, 2, size=(4, 6, 1))
-    got = ledoit_wolf_intensity(torch.tensor(returns), target).numpy()
-    want = [np_ledoit_wolf(r, target) for r in returns]
-    np.testing.assert_allclose(got, want, rtol=1e-10)
-    assert ((np.array(want) > 0) & (np.array(want) < 1)).any()
-
-
-def test_covariance_estimator(x):
-    x64 = x.double()
-    cov = CovarianceEstimator(output="covariance", returns_channel=1)(x64)
-    ref = np.stack([np.cov(x64[b, 1].numpy()) for b in range(B)])
-    np.testing.assert_allclose(cov.numpy(), ref, rtol=1e-10)
-    for method in ("eigh", "cholesky"):
-        s = CovarianceEstimator(sqrt_method=method, jitter=0.0, returns_channel=1)(x64)
-        torch.testing.assert_close(s.transpose(1, 2) @ s, cov, rtol=1e-8, atol=1e-10)
-    shrunk = CovarianceEstimator(
-        "constant_correlation", 0.3, output="covariance", returns_channel=1
-    )(x64)
-    off = ~torch.eye(A, dtype=torch.bool)
-    assert (shrunk.diagonal(dim1=1, dim2=2) - cov.diagonal(dim1=1, dim2=2)).abs().max() < 1e-12
-    assert not torch.allclose(shrunk[:, off], cov[:, off])
-    # near-singular windows (fewer steps than assets) still give finite gradients
-    short = torch.randn(2, 1, 8, 4, dtype=torch.float64, requires_grad=True)
-    s = CovarianceEstimator("diagonal")(short)
-    s.sum().backward()
-    assert torch.isfinite(short.grad).all()
-    inp = torch.randn(2, 4, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    inp.requires_grad_(True)
-    assert torch.autograd.gradcheck(CovarianceEstimator("identity", "ledoit_wolf"), (inp,))
-
-
-def test_cholesky_root_falls_back_to_the_symmetric_root_when_only_semidefinite():
-    rng = np.random.default_rng(3)
-    cov = torch.tensor(np.cov(rng.normal(size=(3, 5, 40))[0]))[None].repeat(3, 1, 1)
-    cov[1] = 0.0  # constant prices: no positive definite factor exists
-    cov[2, 0, :] = cov[2, :, 0] = 0.0  # one asset without variance
-    root = matrix_sqrt(cov, method="cholesky", jitter=0.0)
-    torch.testing.assert_close(root.transpose(1, 2) @ root, cov, rtol=1e-8, atol=1e-12)
-    # the positive definite sample keeps its triangular factor
-    assert torch.equal(root[0], torch.triu(root[0]))
-    torch.testing.assert_close(root[1], torch.zeros(5, 5, dtype=torch.float64))
 
 
 def test_instance_norm_and_cross_asset_attention(x):

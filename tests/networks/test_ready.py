@@ -109,3 +109,36 @@ def test_markowitz_head_gives_the_same_weights_with_either_covariance_root(marke
     w_eigh = net(x)
     torch.testing.assert_close(w_chol, w_eigh, rtol=0, atol=1e-8)
     assert (w_eigh > 1e-6).sum(-1).min() >= 2  # a real mix of assets, not a corner
+
+
+HOLDINGS_AWARE = {
+    "dense": lambda: DenseNet(1, LOOKBACK, holdings_aware=True),
+    "conv": lambda: ConvNet(1, LOOKBACK, holdings_aware=True),
+    "lstm": lambda: LSTMNet(1, holdings_aware=True),
+    "lstm_markowitz": lambda: LSTMMarkowitzNet(1, max_weight=0.5, holdings_aware=True),
+    "attention": lambda: AttentionNet(1, holdings_aware=True),
+    "tcn": lambda: TCNNet(1, holdings_aware=True),
+    "tcn_markowitz": lambda: TCNMarkowitzNet(1, max_weight=0.5, holdings_aware=True),
+}
+
+
+@pytest.mark.parametrize("name", list(HOLDINGS_AWARE))
+def test_holdings_aware_networks_see_what_they_hold(name, market):
+    torch.manual_seed(0)
+    net = HOLDINGS_AWARE[name]().double().eval()
+    assert net.holdings_aware and not NETWORKS[name]().holdings_aware
+    x = market.x[:8].double()
+    held = torch.softmax(torch.randn(8, 6, dtype=torch.float64), -1)
+    with torch.no_grad():
+        w_cash, w_held = net(x), net(x, previous_weights=held)
+        w_zero = net(x, previous_weights=torch.zeros_like(held))
+    torch.testing.assert_close(w_cash, w_zero)  # no holdings given: decided as from cash
+    assert not torch.allclose(w_cash, w_held, atol=1e-6)
+    torch.testing.assert_close(w_held.sum(-1), torch.ones(8, dtype=torch.float64))
+    perm = torch.tensor([5, 3, 0, 1, 4, 2])
+    with torch.no_grad():
+        permuted = net(x[:, :, perm], previous_weights=held[:, perm])
+    torch.testing.assert_close(permuted, w_held[:, perm], atol=1e-6, rtol=1e-5)
+    held.requires_grad_(True)
+    net(x, previous_weights=held).pow(2).sum().backward()
+    assert held.grad is not None and held.grad.abs().sum() > 0

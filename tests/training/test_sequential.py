@@ -145,11 +145,24 @@ def test_bad_settings(data):
     _, windows = data
     with pytest.raises(ValueError, match="stride: expected at most the horizon 5"):
         SequentialLoader(windows, np.arange(10, 50), stride=6)
-    with pytest.raises(ValueError, match="contiguous"):
-        SequentialLoader(windows, [1, 2, 4])
+    with pytest.raises(ValueError, match="increasing"):
+        SequentialLoader(windows, [1, 4, 2])
     with pytest.raises(ValueError, match="run_length: expected at most"):
         SequentialLoader(windows, np.arange(10, 20), run_length=20)
     with pytest.raises(ValueError, match="costs_bps"):
         SequentialLoader(windows, np.arange(10, 50), costs_bps=float("nan"))
     with pytest.raises(ValueError, match="generator"):
         SequentialLoader(windows, np.arange(10, 50), shuffle=True)
+
+
+def test_runs_never_cross_a_gap_between_blocks(data):
+    _, windows = data
+    blocks = np.concatenate([np.arange(10, 60), np.arange(90, 150)])
+    loader = SequentialLoader(
+        windows, blocks, run_length=6, stride=4, batch_size=3, shuffle=True, generator=1
+    )
+    seen = [run for batch in loader for run in batch.samples.T.numpy()]
+    assert seen
+    for run in seen:
+        assert (run[-1] < 60) or (run[0] >= 90)  # inside one block
+        assert set(run) <= set(blocks.tolist())

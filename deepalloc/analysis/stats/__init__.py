@@ -2,7 +2,7 @@
 
 NumPy, SciPy and pandas only: importing ``deepalloc.stats`` does not import torch.
 
-Conventions, as in the papers cited by each function:
+Conventions, as in the papers cited by each function (:ref:`conventions-sharpe`):
 
 - **Sharpe quantities are per period, not annualised**: ``SR = mean(r) / std(r, ddof=1)``
   of per-period returns (``deepalloc.metrics.sharpe_ratio`` is this times
