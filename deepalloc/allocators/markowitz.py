@@ -134,7 +134,9 @@ class MarkowitzAllocator(Recorded, nn.Module):
         ``previous_weights`` and ``kappa`` after its other inputs. Not with
         ``gross_leverage``.
     kappa
-        Default cost rate when ``forward`` gets none: a number or a per-asset vector.
+        Default cost rate when ``forward`` gets none: a number or a per-asset vector
+        (asset,) (kept as a buffer, so it follows ``.to(device)``); the holdings-aware
+        heads pass ``previous_weights`` only, so this is the rate a ready network uses.
     settings
         Solver settings (:class:`~deepalloc.allocators.qp.QPSettings`).
 
@@ -180,7 +182,13 @@ class MarkowitzAllocator(Recorded, nn.Module):
         self.allow_short = allow_short
         self.gross_leverage = gross_leverage
         self.trading_cost = trading_cost
-        self.kappa = kappa
+        if bool((torch.as_tensor(kappa) < 0).any()):
+            raise ValueError(f"kappa: expected non-negative values, got {kappa}")
+        self.kappa: float | torch.Tensor
+        if isinstance(kappa, torch.Tensor):  # moves with the module (.to, .double)
+            self.register_buffer("kappa", kappa.detach().clone(), persistent=False)
+        else:
+            self.kappa = float(kappa)
         self.settings = settings or QPSettings()
         if trading_cost is not None:
             self.inputs = (*type(self).inputs, *self._cost_inputs)

@@ -20,7 +20,9 @@ def clarabel(mu, s, gamma, alpha, prev, kappa, lower, upper, model):
     w = cp.Variable(len(mu))
     cost = kappa @ cp.square(w - prev) if model == "quadratic" else kappa @ cp.abs(w - prev)
     risk = gamma * cp.sum_squares(s @ w) + alpha * cp.sum_squares(w)
-    problem = cp.Problem(cp.Maximize(mu @ w - risk - cost), [cp.sum(w) == 1, w >= lower, w <= upper])
+    problem = cp.Problem(
+        cp.Maximize(mu @ w - risk - cost), [cp.sum(w) == 1, w >= lower, w <= upper]
+    )
     problem.solve(**TIGHT)
     return np.asarray(w.value)
 
@@ -33,7 +35,9 @@ def previous(batch, n, seed, scale=1.0):
 
 
 @pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize(("n", "cap", "short"), [(5, 1.0, False), (20, 0.2, False), (12, 0.3, True)])
+@pytest.mark.parametrize(
+    ("n", "cap", "short"), [(5, 1.0, False), (20, 0.2, False), (12, 0.3, True)]
+)
 def test_each_cost_model_equals_a_direct_clarabel_solve(model, n, cap, short):
     b = 12
     mu, s, gamma, alpha = mean_variance_problem(b, n, seed=n)
@@ -106,7 +110,9 @@ def margins(w, mu, s, gamma, alpha, prev, kappa, cap):
     nu = np.mean(-(grad + kappa * sign)[free])  # grad + nu + kappa sign = 0 when free
     g = grad + nu
     up_blocked, down_blocked = prev >= cap - 1e-12, prev <= 1e-12
-    hold = np.minimum(np.where(up_blocked, np.inf, kappa + g), np.where(down_blocked, np.inf, kappa - g))
+    hold = np.minimum(
+        np.where(up_blocked, np.inf, kappa + g), np.where(down_blocked, np.inf, kappa - g)
+    )
     out = [hold[untraded], np.abs(w - prev)[free], w[free], cap - w[free]]
     out += [(g - kappa)[at_zero], -(g + kappa)[at_cap]]
     return np.concatenate(out).min(), untraded.sum(), free.sum()
@@ -171,7 +177,9 @@ def test_kappa_shapes():
     a = layer(mu, s, gamma, alpha, prev, per_asset)
     torch.testing.assert_close(a, layer(mu, s, gamma, alpha, prev, per_asset.expand(b, n)))
     c = layer(mu, s, gamma, alpha, prev, per_sample)
-    torch.testing.assert_close(c, layer(mu, s, gamma, alpha, prev, per_sample[:, None].expand(b, n)))
+    torch.testing.assert_close(
+        c, layer(mu, s, gamma, alpha, prev, per_sample[:, None].expand(b, n))
+    )
     assert full.shape == (b, n)
     # the constructor's rate is the default
     default = MarkowitzAllocator(n, trading_cost="proportional", kappa=per_asset)
@@ -202,6 +210,8 @@ def test_bad_inputs_are_refused_with_their_names():
         with pytest.raises(NonFiniteError, match="previous_weights: expected finite") as err:
             MarkowitzAllocator(n, trading_cost=model)(mu, s, gamma, alpha, bad, 0.01)
         assert err.value.samples == [1]
+    with pytest.raises(ValueError, match="kappa: expected non-negative values"):
+        MarkowitzAllocator(n, trading_cost="proportional", kappa=torch.tensor([0.1, -0.1]))
     with pytest.raises(ValueError, match="trading_cost: expected None or one of"):
         MarkowitzAllocator(n, trading_cost="linear")
     with pytest.raises(ValueError, match="trading_cost: expected None together with"):
@@ -218,31 +228,51 @@ def _with_costs(batch, seed, dtype):
     return mu, s, gamma, alpha, prev, kappa
 
 
-COST_SPECS = [
-    Spec(
-        f"markowitz_{model}",
-        lambda model=model: MarkowitzAllocator(N, max_weight=0.4, trading_cost=model),
-        _with_costs,
-        ("asset", "cov", "sample", "sample", "asset", "asset"),
-        upper=0.4,
-    )
-    for model in MODELS
-] + [
-    Spec(
-        "min_variance_proportional",
-        lambda: MinVarianceAllocator(N, max_weight=0.5, trading_cost="proportional"),
-        lambda b, s, d: (_with_costs(b, s, d)[1], _with_costs(b, s, d)[3],
-                         *_with_costs(b, s, d)[4:]),  # fmt: skip
-        ("cov", "sample", "asset", "asset"),
-        upper=0.5,
-    )
-]
+def _min_variance_inputs(mu, s, gamma, alpha, prev, kappa):
+    return s, alpha, prev, kappa
+
+
+COST_SPECS = (
+    [
+        Spec(
+            f"markowitz_{model}",
+            lambda model=model: MarkowitzAllocator(N, max_weight=0.4, trading_cost=model),
+            _with_costs,
+            ("asset", "cov", "sample", "sample", "asset", "asset"),
+            upper=0.4,
+        )
+        for model in MODELS
+    ]
+    + [
+        Spec(
+            "min_variance_proportional",
+            lambda: MinVarianceAllocator(N, max_weight=0.5, trading_cost="proportional"),
+            lambda b, s, d: _min_variance_inputs(*_with_costs(b, s, d)),
+            ("cov", "sample", "asset", "asset"),
+            upper=0.5,
+        ),
+        Spec(  # the rate the layer owns (a per-asset buffer): what a ready network uses
+            "markowitz_proportional_own_kappa",
+            lambda: MarkowitzAllocator(
+                N,
+                max_weight=0.4,
+                trading_cost="proportional",
+                kappa=torch.linspace(0.001, 0.01, N, dtype=torch.float64),
+            ),
+            lambda b, s, d: _with_costs(b, s, d)[:5],
+            ("asset", "cov", "sample", "sample", "asset"),
+            upper=0.4,
+            equivariant=False,  # its per-asset rates stay where they are when assets move
+        ),
+    ]
+)
 
 
 @pytest.mark.parametrize("spec", COST_SPECS, ids=lambda s: s.name)
 def test_cost_layers_pass_the_allocator_contract(spec):
     alloc = spec.make()
     assert alloc.inputs[-2:] == ("previous_weights", "kappa")
+    assert "previous_weights" in alloc.inputs  # what the holdings-aware heads look for
     test_allocator_contract(spec)
 
 
@@ -262,3 +292,29 @@ def test_a_compiled_network_with_a_cost_layer_has_no_graph_break():
     grads = [torch.autograd.grad(w.sum() + (w * w).sum(), inputs) for w in (eager_w, compiled_w)]
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_holdings_aware_network_passes_its_holdings_to_the_cost_layer(model):
+    # the head passes previous_weights, the layer owns kappa: a prohibitive proportional
+    # rate returns the holdings exactly (the no-trade region through a whole network);
+    # a small one trades, and the weights depend on (and differentiate in) the holdings
+    from deepalloc.networks import LSTMMarkowitzNet
+
+    b, n = 4, 6
+    g = torch.Generator().manual_seed(0)
+    x = 0.01 * torch.randn(b, 1, n, 30, generator=g, dtype=torch.float64)
+    held = previous(b, n, seed=2).requires_grad_(True)
+    for kappa, trades in ((100.0, False), (1e-4, True)):
+        torch.manual_seed(0)
+        layer = MarkowitzAllocator(max_weight=0.5, trading_cost=model, kappa=kappa)
+        net = LSTMMarkowitzNet(1, allocator=layer, holdings_aware=True).double()
+        w = net(x, previous_weights=held)
+        (grad,) = torch.autograd.grad((w * torch.arange(n)).sum(), held)
+        assert grad.abs().sum() > 0
+        if model == "proportional" and not trades:
+            torch.testing.assert_close(w, held, atol=8 * n * torch.finfo(w.dtype).eps, rtol=0)
+        else:
+            assert (w - held).abs().max() > 1e-6
+    with pytest.raises(ValueError, match="previous_weights: expected a .* got None"):
+        LSTMMarkowitzNet(1, allocator=layer).double()(x)  # not holdings-aware: no holdings
