@@ -16,6 +16,8 @@ their gradients are described in :mod:`deepalloc.allocators.trading_costs`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -158,7 +160,7 @@ class MarkowitzAllocator(Recorded, nn.Module):
         allow_short: bool = False,
         gross_leverage: float | None = None,
         trading_cost: str | None = None,
-        kappa: float | torch.Tensor = 0.0,
+        kappa: float | Sequence[float] | torch.Tensor = 0.0,
         settings: QPSettings | None = None,
     ):
         super().__init__()
@@ -182,13 +184,16 @@ class MarkowitzAllocator(Recorded, nn.Module):
         self.allow_short = allow_short
         self.gross_leverage = gross_leverage
         self.trading_cost = trading_cost
-        if bool((torch.as_tensor(kappa) < 0).any()):
-            raise ValueError(f"kappa: expected non-negative values, got {kappa}")
+        rate = torch.as_tensor(kappa).detach()
+        if rate.ndim > 1 or not bool(torch.isfinite(rate).all() and (rate >= 0).all()):
+            raise ValueError(
+                f"kappa: expected a non-negative number or per-asset vector, got {kappa}"
+            )
         self.kappa: float | torch.Tensor
-        if isinstance(kappa, torch.Tensor):  # moves with the module (.to, .double)
-            self.register_buffer("kappa", kappa.detach().clone(), persistent=False)
+        if rate.ndim:  # a buffer: it moves with the module (.to, .double)
+            self.register_buffer("kappa", rate.clone(), persistent=False)
         else:
-            self.kappa = float(kappa)
+            self.kappa = float(rate)
         self.settings = settings or QPSettings()
         if trading_cost is not None:
             self.inputs = (*type(self).inputs, *self._cost_inputs)

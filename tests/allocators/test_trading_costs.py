@@ -184,6 +184,8 @@ def test_kappa_shapes():
     # the constructor's rate is the default
     default = MarkowitzAllocator(n, trading_cost="proportional", kappa=per_asset)
     torch.testing.assert_close(default(mu, s, gamma, alpha, prev), a)
+    listed = MarkowitzAllocator(n, trading_cost="proportional", kappa=per_asset.tolist())
+    torch.testing.assert_close(listed(mu, s, gamma, alpha, prev), a)
     square = mean_variance_problem(n, n, seed=1)
     with pytest.raises(ValueError, match="kappa: a 1-d tensor is ambiguous"):
         layer(*square, previous(n, n, 1), per_asset)
@@ -210,8 +212,9 @@ def test_bad_inputs_are_refused_with_their_names():
         with pytest.raises(NonFiniteError, match="previous_weights: expected finite") as err:
             MarkowitzAllocator(n, trading_cost=model)(mu, s, gamma, alpha, bad, 0.01)
         assert err.value.samples == [1]
-    with pytest.raises(ValueError, match="kappa: expected non-negative values"):
-        MarkowitzAllocator(n, trading_cost="proportional", kappa=torch.tensor([0.1, -0.1]))
+    for bad_rate in (torch.tensor([0.1, -0.1]), -1.0, float("nan"), torch.ones(2, 2)):
+        with pytest.raises(ValueError, match="kappa: expected a non-negative number or per-"):
+            MarkowitzAllocator(n, trading_cost="proportional", kappa=bad_rate)
     with pytest.raises(ValueError, match="trading_cost: expected None or one of"):
         MarkowitzAllocator(n, trading_cost="linear")
     with pytest.raises(ValueError, match="trading_cost: expected None together with"):
