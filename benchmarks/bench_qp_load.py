@@ -1,12 +1,14 @@
-"""The QP layer on a busy machine: 1 and 2 torch threads against cvxpylayers, with and
-without a second process burning one core.
+"""The QP layer on a busy machine: its thread choice against forced 1 and 2 threads and
+cvxpylayers, with and without a second process burning one core.
 
-Forward + backward on the problems of ``bench_allocators``. Contenders, in paired
-rounds: ``MarkowitzAllocator`` with ``torch.set_num_threads(1)``, the same with 2
-threads, and cvxpylayers' default (diffcp + SCS; torch at the machine's thread count,
-diffcp's own thread pool as it comes). Each size is measured twice: on the machine as
-it is, then while this script runs a child process that spins on one core
-(``while True: pass``), stopped right after.
+Forward + backward on the problems of ``bench_allocators``, torch set to 2 intra-op
+threads (``--threads``). Contenders, in paired rounds: ``MarkowitzAllocator`` with its
+default settings (``QPSettings.threads = None``: one thread for small problems, torch's
+setting above :data:`deepalloc.allocators.qp.SINGLE_THREAD_WORK`), the same forced to
+2 threads (``QPSettings(threads=2)``: the layer's behaviour before issue 17) and to 1,
+and cvxpylayers' default (diffcp + SCS; diffcp's own thread pool as it comes). Each
+size is measured twice: on the machine as it is, then while this script runs a child
+process that spins on one core (``while True: pass``), stopped right after.
 
 Run: python -m benchmarks.bench_qp_load [--quick] [--sizes 32x10,32x50] [--output FILE]
 """
@@ -22,11 +24,11 @@ from contextlib import contextmanager
 import torch
 
 from benchmarks.harness import PairedTimes, command_line, emit, machine, paired_rounds
-from benchmarks.qp_contenders import Problem, cvxpylayers_layer, deepalloc_layer, make_problem
+from benchmarks.qp_contenders import Problem, cvxpylayers_layer, make_problem
 from benchmarks.qp_runner import work
 
 SIZES = [(32, 10), (32, 50), (256, 50)]
-NAMES = ("deepalloc, 1 thread", "deepalloc, 2 threads", "cvxpylayers")
+NAMES = ("deepalloc, auto", "deepalloc, 2 threads", "deepalloc, 1 thread", "cvxpylayers")
 
 
 @contextmanager
@@ -40,34 +42,32 @@ def burning_core() -> Iterator[subprocess.Popen[bytes]]:
         proc.wait()
 
 
-def _with_threads(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
-    def call() -> object:
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            return fn()
-        finally:
-            torch.set_num_threads(before)
+def _layer(problem: Problem, threads: int | None) -> Callable[[], object]:
+    from deepalloc.allocators import MarkowitzAllocator, QPSettings
 
-    return call
+    layer = MarkowitzAllocator(
+        problem.n, max_weight=problem.cap, settings=QPSettings(threads=threads)
+    )
+    return work(lambda mu, s: layer(mu, s, problem.gamma, problem.alpha), problem)
 
 
 def contenders(problem: Problem) -> dict[str, Callable[[], object]]:
-    fast = work(deepalloc_layer(problem), problem)
     return {
-        NAMES[0]: _with_threads(1, fast),
-        NAMES[1]: _with_threads(2, fast),
-        NAMES[2]: work(cvxpylayers_layer(problem), problem),
+        NAMES[0]: _layer(problem, None),
+        NAMES[1]: _layer(problem, 2),
+        NAMES[2]: _layer(problem, 1),
+        NAMES[3]: work(cvxpylayers_layer(problem), problem),
     }
 
 
 def row(load: str, batch: int, n: int, timed: PairedTimes) -> str:
-    one, two, cvx = NAMES
+    auto, two, one, cvx = NAMES
     cells = [timed.cell(name) for name in NAMES]
     ratios = [
-        timed.ratio_cell(cvx, one),
+        timed.ratio_cell(cvx, auto),
         timed.ratio_cell(cvx, two),
         timed.ratio_cell(two, one),
+        timed.ratio_cell(auto, one),
     ]
     return f"| {load} | {batch} x {n} | {' | '.join(cells)} | {' | '.join(ratios)} |"
 
@@ -78,8 +78,10 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--sizes", default=None, help="e.g. 32x10,32x50")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     sizes: list[tuple[int, int]]
     if args.sizes:
         pairs = [s.lower().split("x") for s in args.sizes.split(",")]
@@ -103,10 +105,10 @@ def main(argv: list[str] | None = None) -> str:
             f"Machine: {machine()}; {rounds} paired rounds after {args.warmup} warm-up "
             "calls each, per load.",
             "",
-            "| load | batch x assets | deepalloc 1 thread ms | deepalloc 2 threads ms | "
-            "cvxpylayers ms | cvxpylayers / deepalloc 1 thread | cvxpylayers / deepalloc 2 "
-            "threads | 2 threads / 1 thread |",
-            "|---|---|---|---|---|---|---|---|",
+            "| load | batch x assets | deepalloc auto ms | deepalloc 2 threads ms | "
+            "deepalloc 1 thread ms | cvxpylayers ms | cvxpylayers / deepalloc auto | "
+            "cvxpylayers / deepalloc 2 threads | 2 threads / 1 thread | auto / 1 thread |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             *rows,
         ]
     )

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 import deepalloc.allocators.qp as qp
+import deepalloc.allocators.qp_solver as qp_solver
 from benchmarks.harness import command_line, emit, machine, markdown_table
 from deepalloc.allocators import MarkowitzAllocator
 
@@ -56,18 +57,18 @@ def clarabel_weights(mu, s, gamma, alpha, cap) -> np.ndarray:
 def run_group(group: int, settings: qp.QPSettings) -> dict[str, float]:
     n, cap, mu, s, gamma, alpha = hard_problems(group)
     iterations: list[int] = []
-    solve = qp._solve
+    solve = qp_solver._solve
 
-    def counting(*args):  # type: ignore[no-untyped-def]
-        out = solve(*args)
-        iterations.append(out[2])
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = solve(*args, **kwargs)
+        iterations.append(out.iterations)
         return out
 
-    qp._solve = counting
+    qp_solver._solve = counting
     try:
         w = MarkowitzAllocator(max_weight=cap, settings=settings)(mu, s, gamma, alpha)
     finally:
-        qp._solve = solve
+        qp_solver._solve = solve
     reference = np.stack(
         [
             clarabel_weights(mu[i].numpy(), s[i].numpy(), float(gamma[i]), float(alpha[i]), cap)

@@ -285,8 +285,20 @@ def machine() -> str:
         pass
     return (
         f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, Python "
-        f"{platform.python_version()}, torch {torch.__version__}"
+        f"{platform.python_version()}, torch {torch.__version__}; {load()}"
     )
+
+
+def load() -> str:
+    """The machine's load averages (1, 5 and 15 minutes) now, for the record: on a shared
+    machine a load above the core count means the timings ran on a busy machine."""
+    import os
+
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min)"
 
 
 def command_line(module: str, argv: list[str] | None) -> str:

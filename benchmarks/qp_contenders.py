@@ -14,6 +14,10 @@ from ``S`` in torch, so the gradient in ``S`` flows through the same autograd gr
 Contenders:
 
 - ``deepalloc``: :class:`deepalloc.allocators.MarkowitzAllocator`.
+- ``deepalloc_compiled``: the same layer under ``torch.compile`` (inductor, whole
+  graph; the layer is one opaque custom operator there, so this measures what
+  compiling a network costs or saves at the layer). Not in the default list: each
+  size compiles anew (tens of seconds).
 - ``cvxpylayers``: cvxpylayers' default (diffcp + SCS, default settings), with the
   problem written DPP-compliantly (``sqrt(gamma)`` folded into ``S``), as DeepDow's
   ``NumericalMarkowitz`` and its users would.
@@ -122,6 +126,18 @@ def deepalloc_layer(problem: Problem) -> Solve:
 
     layer = MarkowitzAllocator(problem.n, max_weight=problem.cap)
     return lambda mu, s: layer(mu, s, problem.gamma, problem.alpha)
+
+
+def deepalloc_compiled_layer(problem: Problem) -> Solve:
+    from deepalloc.allocators import MarkowitzAllocator
+
+    layer = MarkowitzAllocator(problem.n, max_weight=problem.cap)
+
+    def solve(mu: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = layer(mu, s, problem.gamma, problem.alpha)
+        return out
+
+    return torch.compile(solve, fullgraph=True)  # type: ignore[return-value]
 
 
 def cvxpylayers_layer(problem: Problem) -> Solve:
@@ -244,6 +260,7 @@ def proxsuite_tight_layer(problem: Problem) -> Solve:
 
 FACTORIES: dict[str, Callable[[Problem], Solve]] = {
     "deepalloc": deepalloc_layer,
+    "deepalloc_compiled": deepalloc_compiled_layer,
     "proxsuite": proxsuite_layer,
     "proxsuite_tight": proxsuite_tight_layer,
     "qpth": qpth_layer,

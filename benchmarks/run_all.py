@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "qp_scaling": ["benchmarks.bench_qp_scaling"],
     "qp_load": ["benchmarks.bench_qp_load"],
     "qp_robustness": ["benchmarks.bench_qp_robustness"],
+    "trading_costs": ["benchmarks.bench_trading_costs"],
     "networks": ["benchmarks.bench_networks"],
     "backtest": ["benchmarks.bench_backtest"],
     "deepdow_layers": ["benchmarks.bench_deepdow", "layers"],

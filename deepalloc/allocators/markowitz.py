@@ -2,23 +2,34 @@
 
 ``MarkowitzAllocator`` solves, per sample::
 
-    maximise    mu' w - gamma ||S w||^2 - alpha ||w||^2
+    maximise    mu' w - gamma ||S w||^2 - alpha ||w||^2 [- cost(w - w_prev)]
     subject to  sum(w) = 1,  0 <= w <= max_weight          (long only, default)
                 sum(w) = 1, -max_weight <= w <= max_weight  (allow_short=True)
                 and sum |w| <= gross_leverage               (if given)
 
 with ``S`` a covariance square root (``S' S = covariance``), so ``||S w||^2`` is the
 portfolio variance. Every input may carry gradients; gamma and alpha are per sample.
+With ``trading_cost="quadratic"`` or ``"proportional"`` the layer also takes the
+weights held before the trade and a cost rate: the cost models, their exactness and
+their gradients are described in :mod:`deepalloc.allocators.trading_costs`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from deepalloc._checks import check_feasible_cap, check_finite, check_ndim, check_same_size
 from deepalloc._recording import Recorded
-from deepalloc.allocators.qp import MeanVarianceFunction, QPSettings, solve_box_qp
+from deepalloc.allocators.qp import QPSettings, mean_variance_qp, solve_box_qp
+from deepalloc.allocators.qp_solver import check_values
+from deepalloc.allocators.trading_costs import (
+    check_cost_model,
+    per_asset_rates,
+    previous_weights_tensor,
+)
 
 LEVERAGE_SLACK = 1e-9
 """Relative excess of ``sum |w|`` over ``gross_leverage`` tolerated before the leverage
@@ -27,14 +38,15 @@ rounding, not a violated cap."""
 
 
 def _per_sample(name: str, value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``value`` as a (batch,) tensor in ``like``'s dtype and device (values are checked
+    by the solver, with the other inputs, in one synchronisation)."""
     t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
     if t.ndim == 0:
-        t = t.expand(like.shape[0])
-    elif t.shape != (like.shape[0],):
+        return t.expand(like.shape[0])
+    if t.shape != (like.shape[0],):
         raise ValueError(
             f"{name}: expected a scalar or shape ({like.shape[0]},), got {tuple(t.shape)}"
         )
-    check_finite(name, t)
     return t
 
 
@@ -117,11 +129,28 @@ class MarkowitzAllocator(Recorded, nn.Module):
         Allow negative weights down to ``-max_weight``.
     gross_leverage
         Cap on ``sum |w|`` (only with ``allow_short``; must be >= 1).
+    trading_cost
+        ``None`` (default), ``"quadratic"`` (``kappa ||w - w_prev||^2``) or
+        ``"proportional"`` (``kappa ||w - w_prev||_1``); see
+        :mod:`deepalloc.allocators.trading_costs`. The layer then takes
+        ``previous_weights`` and ``kappa`` after its other inputs. Not with
+        ``gross_leverage``.
+    kappa
+        Default cost rate when ``forward`` gets none: a number or a per-asset vector
+        (asset,) (kept as a buffer, so it follows ``.to(device)``); the holdings-aware
+        heads pass ``previous_weights`` only, so this is the rate a ready network uses.
     settings
         Solver settings (:class:`~deepalloc.allocators.qp.QPSettings`).
+
+    Attributes
+    ----------
+    inputs
+        Names of ``forward``'s tensor inputs, in order: ``("mu", "cov_sqrt", "gamma",
+        "alpha")``, followed by ``("previous_weights", "kappa")`` with trading costs.
     """
 
     inputs: tuple[str, ...] = ("mu", "cov_sqrt", "gamma", "alpha")
+    _cost_inputs = ("previous_weights", "kappa")
 
     def __init__(
         self,
@@ -130,9 +159,17 @@ class MarkowitzAllocator(Recorded, nn.Module):
         max_weight: float = 1.0,
         allow_short: bool = False,
         gross_leverage: float | None = None,
+        trading_cost: str | None = None,
+        kappa: float | Sequence[float] | torch.Tensor = 0.0,
         settings: QPSettings | None = None,
     ):
         super().__init__()
+        check_cost_model(trading_cost)
+        if trading_cost is not None and gross_leverage is not None:
+            raise ValueError(
+                "trading_cost: expected None together with gross_leverage (a leverage cap "
+                f"with trading costs is not supported), got {trading_cost!r}"
+            )
         if max_weight <= 0:
             raise ValueError(f"max_weight: expected a positive value, got {max_weight}")
         if gross_leverage is not None and (not allow_short or gross_leverage < 1):
@@ -146,7 +183,20 @@ class MarkowitzAllocator(Recorded, nn.Module):
         self.max_weight = max_weight
         self.allow_short = allow_short
         self.gross_leverage = gross_leverage
+        self.trading_cost = trading_cost
+        rate = torch.as_tensor(kappa).detach()
+        if rate.ndim > 1 or not bool(torch.isfinite(rate).all() and (rate >= 0).all()):
+            raise ValueError(
+                f"kappa: expected a non-negative number or per-asset vector, got {kappa}"
+            )
+        self.kappa: float | torch.Tensor
+        if rate.ndim:  # a buffer: it moves with the module (.to, .double)
+            self.register_buffer("kappa", rate.clone(), persistent=False)
+        else:
+            self.kappa = float(rate)
         self.settings = settings or QPSettings()
+        if trading_cost is not None:
+            self.inputs = (*type(self).inputs, *self._cost_inputs)
 
     def forward(
         self,
@@ -154,6 +204,8 @@ class MarkowitzAllocator(Recorded, nn.Module):
         cov_sqrt: torch.Tensor,
         gamma: float | torch.Tensor = 1.0,
         alpha: float | torch.Tensor = 0.0,
+        previous_weights: torch.Tensor | None = None,
+        kappa: float | torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Solve the mean-variance problem for every sample.
 
@@ -167,6 +219,11 @@ class MarkowitzAllocator(Recorded, nn.Module):
             Risk aversion, scalar or (batch,), positive.
         alpha
             L2 penalty on the weights, scalar or (batch,), non-negative.
+        previous_weights
+            Weights held before the trade, (batch, asset); only with ``trading_cost``.
+        kappa
+            Cost rate: a number, (asset,), (batch,) or (batch, asset), non-negative;
+            ``None`` takes the constructor's.
 
         Returns
         -------
@@ -183,47 +240,85 @@ class MarkowitzAllocator(Recorded, nn.Module):
         if self.n_assets is not None and n != self.n_assets:
             raise ValueError(f"mu: expected {self.n_assets} assets, got {n}")
         check_feasible_cap(n, self.max_weight)
-        check_finite("mu", mu)
-        check_finite("cov_sqrt", cov_sqrt)
         gamma_t = _per_sample("gamma", gamma, mu)
         alpha_t = _per_sample("alpha", alpha, mu)
-        if bool((gamma_t.detach() < 0).any()) or bool((alpha_t.detach() < 0).any()):
-            raise ValueError("gamma, alpha: expected non-negative values, got a negative one")
         s = cov_sqrt.to(mu.dtype)
-        ones = torch.ones(b, 1, dtype=mu.dtype, device=mu.device)
         cap = torch.full_like(mu, self.max_weight)
         low = -cap if self.allow_short else torch.zeros_like(mu)
-        w: torch.Tensor = MeanVarianceFunction.apply(
-            mu, s, gamma_t, alpha_t, ones, low, cap, self.settings
-        )
+        if self.trading_cost is not None:
+            return self._with_costs(mu, s, gamma_t, alpha_t, low, cap, previous_weights, kappa)
+        if previous_weights is not None or kappa is not None:
+            raise ValueError(
+                "previous_weights, kappa: expected None for a layer without trading costs "
+                "(build it with trading_cost=...), got a value"
+            )
+        w = mean_variance_qp(mu, s, gamma_t, alpha_t, low, cap, self.settings)
         if self.gross_leverage is None:
             return w
         over = w.detach().abs().sum(-1) > self.gross_leverage * (1 + LEVERAGE_SLACK)
+        if torch.compiler.is_compiling():
+            # no data-dependent branch in a compiled graph: the split for every
+            # sample, kept where the cap binds (the same weights, more work)
+            split = self._split(mu, s, gamma_t, alpha_t)
+            return torch.where(over[:, None], split, w)
         if not bool(over.any()):
             return w
         idx = torch.nonzero(over).flatten()
-        split = gross_leverage_split(
-            mu[idx],
-            s[idx],
-            gamma_t[idx],
-            alpha_t[idx],
+        return w.index_put((idx,), self._split(mu[idx], s[idx], gamma_t[idx], alpha_t[idx]))
+
+    def _with_costs(
+        self,
+        mu: torch.Tensor,
+        s: torch.Tensor,
+        gamma: torch.Tensor,
+        alpha: torch.Tensor,
+        low: torch.Tensor,
+        cap: torch.Tensor,
+        previous_weights: torch.Tensor | None,
+        kappa: float | torch.Tensor | None,
+    ) -> torch.Tensor:
+        """The problem with the trading cost (:mod:`~deepalloc.allocators.trading_costs`)."""
+        prev = previous_weights_tensor(previous_weights, mu)
+        rates = per_asset_rates(self.kappa if kappa is None else kappa, mu)
+        if not torch.compiler.is_compiling():  # named here: below they are folded away
+            check_values({"previous_weights": prev, "kappa": rates}, non_negative=("kappa",))
+        if self.trading_cost == "quadratic":  # folded into the ridge and the linear term
+            ridge = alpha[:, None] + rates
+            return mean_variance_qp(mu + 2 * rates * prev, s, gamma, ridge, low, cap, self.settings)
+        kink = torch.minimum(torch.maximum(prev, low), cap)
+        return mean_variance_qp(mu, s, gamma, alpha, low, cap, self.settings, kink, rates)
+
+    def _split(
+        self, mu: torch.Tensor, s: torch.Tensor, gamma: torch.Tensor, alpha: torch.Tensor
+    ) -> torch.Tensor:
+        assert self.gross_leverage is not None
+        return gross_leverage_split(
+            mu,
+            s,
+            gamma,
+            alpha,
             max_weight=self.max_weight,
             gross_leverage=self.gross_leverage,
             settings=self.settings,
         )
-        return w.index_put((idx,), split)
 
 
 class MinVarianceAllocator(MarkowitzAllocator):
-    """Minimum-variance portfolios on the same solver: ``min ||S w||^2 + alpha ||w||^2``."""
+    """Minimum-variance portfolios on the same solver: ``min ||S w||^2 + alpha ||w||^2``
+    (plus the trading cost, with ``trading_cost``: inputs ``("cov_sqrt", "alpha",
+    "previous_weights", "kappa")``)."""
 
     inputs = ("cov_sqrt", "alpha")
 
     def forward(  # type: ignore[override]
-        self, cov_sqrt: torch.Tensor, alpha: float | torch.Tensor = 0.0
+        self,
+        cov_sqrt: torch.Tensor,
+        alpha: float | torch.Tensor = 0.0,
+        previous_weights: torch.Tensor | None = None,
+        kappa: float | torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Covariance square roots (batch, asset, asset) -> weights (batch, asset)."""
         check_ndim("cov_sqrt", cov_sqrt, 3, "batch, asset, asset")
         check_finite("cov_sqrt", cov_sqrt)
         mu = torch.zeros(cov_sqrt.shape[:2], dtype=cov_sqrt.dtype, device=cov_sqrt.device)
-        return super().forward(mu, cov_sqrt, 1.0, alpha)
+        return super().forward(mu, cov_sqrt, 1.0, alpha, previous_weights, kappa)

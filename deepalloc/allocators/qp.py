@@ -10,7 +10,7 @@ with ``x`` of size ``n_groups * group_size`` (groups are contiguous blocks of eq
 The long-only Markowitz problem is one group; the long-short problem with a gross
 leverage cap uses two (long and short legs).
 
-Forward, in three stages:
+Forward, in three stages (:mod:`deepalloc.allocators.qp_solver`):
 
 1. Warm start: a few accelerated projected-gradient steps (FISTA: Beck and Teboulle,
    "A fast iterative shrinkage-thresholding algorithm for linear inverse problems",
@@ -19,12 +19,12 @@ Forward, in three stages:
    (:mod:`deepalloc.allocators.qp_warm`).
 2. Primal-dual active-set iterations (Hintermüller, Ito and Kunisch, "The primal-dual
    active set strategy as a semismooth Newton method", SIAM J. Optim. 13(3), 2002)
-   solve the KKT system exactly, one :func:`_pdas_step` each: a batched Cholesky solve
-   of ``P`` restricted to the free coordinates (bound coordinates are replaced by
-   identity rows, so every sample keeps a fixed-size system) with the budget rows
-   handled by a small Schur complement, then a new guess of the bound sets from the
-   sign of ``x - grad / diag(P)`` against the bounds. A sample stops when its sets no
-   longer change, its point is feasible and its scaled KKT residual is below ``tol``.
+   solve the KKT system exactly: each a batched Cholesky solve of ``P`` restricted to
+   the free coordinates (bound coordinates are replaced by identity rows, so every
+   sample keeps a fixed-size system) with the budget rows handled by a small Schur
+   complement, then a new guess of the bound sets from the sign of
+   ``x - grad / diag(P)`` against the bounds. A sample stops when its sets no longer
+   change, its point is feasible and its scaled KKT residual is below ``tol``.
 3. Those iterations can cycle on ill-conditioned problems, so samples still running
    after ``fallback_after`` of them finish with a primal active-set method that cannot
    (Nocedal and Wright, *Numerical Optimization*, algorithm 16.3;
@@ -33,193 +33,50 @@ Forward, in three stages:
 
 Backward: implicit differentiation of the KKT conditions on the final active set, as in
 OptNet (Amos and Kolter, "OptNet: differentiable optimization as a layer in neural
-networks", ICML 2017), reusing the last factorisation: ``dL/dq = a`` and
-``dL/dP = -(a x' + x a') / 2`` where ``a`` solves the KKT system with right-hand side
-``dL/dx`` on the free coordinates (and zero on the budget rows).
+networks", ICML 2017), reusing the last factorisation. With ``(a, c)`` the solution of
+the KKT system with right-hand side ``dL/dx`` on the free coordinates and zero on the
+budget rows: ``dL/dq = a``, ``dL/dP = -(a x' + x a') / 2``, ``dL/dtotals = c``, and a
+coordinate held at a bound passes ``dL/dx_i - (P a)_i - c_g(i)`` to that bound.
+
+Cost per call. At the sizes a network meets, the time is mostly the fixed cost of each
+tensor operation, so every stage is written to launch few of them: no input check
+synchronises more than once; all samples stay in the batch until shrinking it saves
+more than it costs (:data:`~deepalloc.allocators.qp_solver.SHRINK_WORK`); batched
+products take the fast row-vector form. Threads: small problems run on one intra-op
+thread (:data:`SINGLE_THREAD_WORK`), which also keeps them fast on a busy machine,
+where waking a second thread for microsecond kernels costs more than it saves.
+
+``torch.compile``: the solver's loop depends on the data (active sets, convergence), so
+under compilation the layer is one opaque custom operator (``deepalloc::box_qp``,
+``deepalloc::mean_variance_qp``) with a registered fake and backward: a compiled network
+has no graph break at the layer, and the operator still runs every input check eagerly.
+Outside compilation the same code runs through a plain autograd function (a custom
+operator's dispatch costs about 60 microseconds more per call).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
-from deepalloc._checks import check_finite, check_ndim
-from deepalloc.allocators.qp_kkt import ReducedKKT, group_matrix, keep_one_free, matvec
-from deepalloc.allocators.qp_primal import primal_active_set
-from deepalloc.allocators.qp_warm import WarmStartQP, largest_eigenvalue
-from deepalloc.errors import SolverError
+from deepalloc.allocators.qp_grad import (
+    SINGLE_THREAD_WORK,
+    box_backward,
+    final_kkt,
+    mean_variance_backward,
+    mean_variance_forward,
+    solve_checked,
+    solver_threads,
+)
+from deepalloc.allocators.qp_ops import box_qp_op, mean_variance_op
+from deepalloc.allocators.qp_solver import QPSettings, check_shapes
 
-TOL_FLOOR_EPS = 50
-"""The KKT tolerance is never below this many machine epsilons of the inputs' dtype: the
-residual of an exact solve is a few epsilons times the problem's scale (float32!)."""
-
-BOUND_SLACK = 1e-10
-"""A primal-dual iterate may exceed its bounds by ``max(BOUND_SLACK, 10 eps) (1 + span)``
-and still count as feasible: the free coordinates come from a linear solve, whose
-rounding is far below this in float64, while a real violation is far above it."""
-
-
-@dataclass(frozen=True)
-class QPSettings:
-    """Solver settings.
-
-    Attributes
-    ----------
-    warm_steps
-        Most FISTA steps used to guess the active set.
-    check_every
-        The warm start stops early when the set of coordinates at their bounds is the
-        same at two checks this many steps apart.
-    max_iter
-        Active-set iterations (of both methods) before giving up.
-    tol
-        Tolerance on the scaled KKT residual (never below 50 machine epsilons of the
-        inputs' dtype).
-    fallback_after
-        Primal-dual active-set iterations after which samples still running continue
-        with the primal active-set method (:mod:`deepalloc.allocators.qp_primal`),
-        which cannot cycle.
-    """
-
-    warm_steps: int = 10
-    check_every: int = 4
-    max_iter: int = 500
-    tol: float = 1e-9
-    fallback_after: int = 8
-
-    def __post_init__(self) -> None:
-        for name in ("warm_steps", "check_every", "max_iter", "fallback_after"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "warm_steps" else 1):
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-        if not self.tol > 0:
-            raise ValueError(f"tol: expected a positive number, got {self.tol!r}")
-
-
-class _PDASStep(NamedTuple):
-    """One primal-dual active-set step on a batch: the working-set solution ``x``, its
-    factorisation, the next bound sets and which samples are done."""
-
-    x: torch.Tensor
-    kkt: ReducedKKT
-    at_lower: torch.Tensor
-    at_upper: torch.Tensor
-    done: torch.Tensor
-
-
-def _pdas_step(
-    problem: WarmStartQP,
-    at_lower: torch.Tensor,
-    at_upper: torch.Tensor,
-    a_mat: torch.Tensor,
-    tol: float,
-) -> _PDASStep:
-    """Solve on the current bound sets, then guess the next ones (module docstring, 2).
-
-    The next sets come from the semismooth Newton view of the complementarity
-    conditions: a coordinate whose Newton point ``x - grad / P_ii`` falls below its
-    lower (above its upper) bound is held there; every group keeps a free coordinate.
-    A sample is done when its sets are unchanged, its point is within
-    :data:`BOUND_SLACK` of its bounds and its gradient on the free coordinates is below
-    ``tol`` times the problem's scale.
-    """
-    eps = torch.finfo(problem.q.dtype).eps
-    free = ~(at_lower | at_upper)
-    x, nu, kkt = problem.solve_working_set(at_lower, at_upper, a_mat)
-    grad = matvec(problem.p, x) - problem.q + nu @ a_mat
-    diag = torch.diagonal(problem.p, dim1=-2, dim2=-1)
-    newton = x - grad / diag.clamp_min(torch.finfo(problem.q.dtype).tiny)
-    new_lower = newton < problem.lower
-    new_upper = (newton > problem.upper) & ~new_lower
-    new_fixed = torch.where(new_lower, problem.lower, torch.where(new_upper, problem.upper, x))
-    new_lower, new_upper = keep_one_free(
-        new_lower,
-        new_upper,
-        nu @ a_mat - grad,
-        problem.totals - new_fixed @ a_mat.T,
-        problem.groups,
-    )
-    slack = max(BOUND_SLACK, 10 * eps) * (1.0 + (problem.upper - problem.lower).abs())
-    feasible = ((x - problem.upper <= slack) & (problem.lower - x <= slack)).all(-1)
-    unchanged = (new_lower == at_lower).all(-1) & (new_upper == at_upper).all(-1)
-    done = unchanged & feasible & ((grad * free).abs().amax(-1) <= tol * problem.scale())
-    return _PDASStep(x, kkt, new_lower, new_upper, done)
-
-
-def _solve(
-    p: torch.Tensor,
-    q: torch.Tensor,
-    totals: torch.Tensor,
-    lower: torch.Tensor,
-    upper: torch.Tensor,
-    groups: int,
-    settings: QPSettings,
-) -> tuple[torch.Tensor, ReducedKKT, int]:
-    """Solutions (batch, n), their final factorisation and the iterations taken."""
-    b, n = q.shape
-    a_mat = group_matrix(groups, n, q)
-    # 1. warm start: FISTA on the feasible set, step 1 / (estimated largest eigenvalue)
-    full = WarmStartQP(p, q, totals, lower, upper, groups, largest_eigenvalue(p)[:, None])
-    x_pg = full.fista(full.project(q / full.lipschitz), settings.warm_steps, settings.check_every)
-    at_lower, at_upper = full.bound_sets(x_pg, a_mat)
-    tol = max(settings.tol, TOL_FLOOR_EPS * torch.finfo(q.dtype).eps)
-    # 2. primal-dual active-set steps, each on the samples still running only
-    x = torch.zeros_like(q)
-    kkt_all: ReducedKKT | None = None
-    active = torch.arange(b, device=q.device)
-    pdas_iter = min(settings.fallback_after, settings.max_iter)
-    for iteration in range(1, pdas_iter + 1):
-        sub = full if len(active) == b else full.index(active)
-        step = _pdas_step(sub, at_lower[active], at_upper[active], a_mat, tol)
-        x.index_copy_(0, active, step.x)
-        if kkt_all is None:
-            kkt_all = step.kkt
-        else:
-            kkt_all.merge(active, step.kkt)
-        at_lower.index_copy_(0, active, step.at_lower)
-        at_upper.index_copy_(0, active, step.at_upper)
-        active = active[~step.done]
-        if len(active) == 0:
-            return x, kkt_all, iteration
-    # 3. the samples still running finish with the primal active-set method
-    assert kkt_all is not None
-    extra = _finish_with_primal(full, x, kkt_all, active, a_mat, settings, tol)
-    return x, kkt_all, pdas_iter + extra
-
-
-def _finish_with_primal(
-    full: WarmStartQP,
-    x: torch.Tensor,
-    kkt_all: ReducedKKT,
-    active: torch.Tensor,
-    a_mat: torch.Tensor,
-    settings: QPSettings,
-    tol: float,
-) -> int:
-    """Solve the samples ``active`` by the primal active-set method from their projected
-    points, with the iterations ``settings.max_iter`` leaves after the primal-dual ones;
-    write into ``x`` and ``kkt_all`` and return the steps taken."""
-    rest = full.index(active)
-    budget = settings.max_iter - min(settings.fallback_after, settings.max_iter)
-    x_rest, free_rest, converged, extra = primal_active_set(
-        rest, rest.project(x[active]), budget, tol
-    )
-    if not bool(converged.all()):
-        bad = active[~converged].tolist()
-        raise SolverError(
-            f"QP: expected the active-set iterations to converge within {settings.max_iter} "
-            f"iterations, got {len(bad)} unconverged samples {bad[:10]}",
-            bad,
-        )
-    x.index_copy_(0, active, x_rest)
-    kkt_all.merge(active, ReducedKKT(rest.p, free_rest, a_mat))
-    return extra
+__all__ = ["SINGLE_THREAD_WORK", "QPSettings", "mean_variance_qp", "solve_box_qp"]
 
 
 class BoxQPFunction(torch.autograd.Function):
-    """Autograd function ``(P, q) -> x``; see the module docstring."""
+    """Autograd function ``(P, q, totals, lower, upper) -> x``; see the module docstring."""
 
     @staticmethod
     def forward(
@@ -232,36 +89,28 @@ class BoxQPFunction(torch.autograd.Function):
         groups: int,
         settings: QPSettings,
     ) -> torch.Tensor:
-        x, kkt, _ = _solve(p, q, totals, lower, upper, groups, settings)
-        ctx.kkt = kkt
-        ctx.save_for_backward(x)
-        return x
+        sol = solve_checked(p, q, totals, lower, upper, groups, settings)
+        ctx.kkt, ctx.groups, ctx.settings = sol.kkt, groups, settings
+        ctx.save_for_backward(sol.x, sol.free, p, lower)
+        return sol.x
 
     @staticmethod
     def backward(ctx: Any, grad_x: torch.Tensor) -> tuple[Any, ...]:
-        (x,) = ctx.saved_tensors
-        a = _adjoint(ctx.kkt, grad_x)
-        grad_p = -0.5 * (a[:, :, None] * x[:, None, :] + x[:, :, None] * a[:, None, :])
-        return grad_p, a, None, None, None, None, None
-
-
-def _adjoint(kkt: ReducedKKT, grad_x: torch.Tensor) -> torch.Tensor:
-    """Solve the KKT system on the final active set with right-hand side ``dL/dx``.
-
-    The result ``a`` is ``dL/dq``, and ``dL/dP = -(a x' + x a') / 2``.
-    """
-    zero_budget = grad_x.new_zeros(grad_x.shape[0], kkt.a_free.shape[1])
-    a, _ = kkt.solve(grad_x, zero_budget)
-    return a
+        x, free, p, lower = ctx.saved_tensors
+        with solver_threads(ctx.settings, *x.shape):
+            kkt = final_kkt(ctx.kkt, p, free, ctx.groups)
+            grads = box_backward(kkt, x, p, lower, grad_x, ctx.needs_input_grad[:5])
+        return (*grads, None, None)
 
 
 class MeanVarianceFunction(torch.autograd.Function):
-    """``(mu, S, gamma, alpha) -> w`` for ``P = 2 (gamma S'S + alpha I)``, ``q = mu``.
+    """``(mu, S, gamma, alpha, kink, kappa) -> w`` for ``P = 2 (gamma S'S + diag(alpha))``,
+    ``q = mu`` and, when ``kink`` and ``kappa`` are given, the costs
+    ``kappa |w - kink|``.
 
-    The backward pass maps the adjoint ``a`` straight to the inputs, without forming
-    ``dL/dP``: with ``dL/dP = -(a w' + w a') / 2``,
-    ``dL/dS = -2 gamma (S a w' + S w a')``, ``dL/dgamma = -2 (S a)'(S w)``,
-    ``dL/dalpha = -2 a'w`` and ``dL/dmu = a``: O(batch n^2).
+    The backward pass maps the adjoint straight to the inputs, without forming
+    ``dL/dP`` (:func:`~deepalloc.allocators.qp_grad.mean_variance_backward`): O(batch n^2)
+    after the factorisation.
     """
 
     @staticmethod
@@ -271,85 +120,28 @@ class MeanVarianceFunction(torch.autograd.Function):
         s: torch.Tensor,
         gamma: torch.Tensor,
         alpha: torch.Tensor,
-        totals: torch.Tensor,
         lower: torch.Tensor,
         upper: torch.Tensor,
+        kink: torch.Tensor | None,
+        kappa: torch.Tensor | None,
         settings: QPSettings,
     ) -> torch.Tensor:
-        p = torch.bmm(s.transpose(1, 2), s).mul_((2 * gamma)[:, None, None])
-        p.diagonal(dim1=-2, dim2=-1).add_((2 * alpha)[:, None])
-        x, kkt, _ = _solve(p, mu, totals, lower, upper, 1, settings)
-        ctx.kkt = kkt
-        ctx.save_for_backward(x, s, gamma)
-        return x
+        sol, p = mean_variance_forward(mu, s, gamma, alpha, lower, upper, settings, kink, kappa)
+        ctx.kkt, ctx.settings, ctx.kinked = sol.kkt, settings, sol.above is not None
+        above = sol.above if sol.above is not None else sol.free
+        ctx.save_for_backward(sol.x, sol.free, above, p, s, gamma, alpha, kink)
+        return sol.x
 
     @staticmethod
     def backward(ctx: Any, grad_x: torch.Tensor) -> tuple[Any, ...]:
-        x, s, gamma = ctx.saved_tensors
-        a = _adjoint(ctx.kkt, grad_x)
-        s_a, s_x = matvec(s, a), matvec(s, x)
-        grad_s = None
-        if ctx.needs_input_grad[1]:
-            grad_s = (s_a[:, :, None] * x[:, None, :] + s_x[:, :, None] * a[:, None, :]).mul_(
-                (-2 * gamma)[:, None, None]
-            )
-        grad_gamma = -2 * (s_a * s_x).sum(-1)
-        grad_alpha = -2 * (a * x).sum(-1)
-        return a, grad_s, grad_gamma, grad_alpha, None, None, None, None
-
-
-def check_box_qp(
-    p: torch.Tensor,
-    q: torch.Tensor,
-    totals: torch.Tensor,
-    lower: torch.Tensor,
-    upper: torch.Tensor,
-    groups: int,
-) -> None:
-    """Raise unless the batched QP's inputs have matching shapes, are finite and feasible.
-
-    Feasible: ``lower <= upper`` and every group's total within the sum of its lower
-    and the sum of its upper bounds (up to rounding). A few reductions, no loop.
-    """
-    check_ndim("q", q, 2, "batch, n")
-    b, n = q.shape
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or n % groups:
-        raise ValueError(f"groups: expected a positive divisor of n = {n}, got {groups!r}")
-    for name, tensor, shape in (
-        ("p", p, (b, n, n)),
-        ("totals", totals, (b, groups)),
-        ("lower", lower, (b, n)),
-        ("upper", upper, (b, n)),
-    ):
-        if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != shape:
-            got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor)
-            raise ValueError(f"{name}: expected shape {shape}, got {got}")
-    for name, tensor in (
-        ("p", p),
-        ("q", q),
-        ("totals", totals),
-        ("lower", lower),
-        ("upper", upper),
-    ):
-        check_finite(name, tensor)
-    crossed = (lower > upper).any(-1)
-    if bool(crossed.any()):
-        bad = torch.nonzero(crossed).flatten().tolist()
-        raise ValueError(
-            f"lower, upper: expected lower <= upper, got lower > upper in samples {bad[:10]}"
-        )
-    low_sum = lower.reshape(b, groups, -1).sum(-1)
-    high_sum = upper.reshape(b, groups, -1).sum(-1)
-    slack = 4 * (n // groups) * torch.finfo(q.dtype).eps * (1 + low_sum.abs() + high_sum.abs())
-    infeasible = ((totals < low_sum - slack) | (totals > high_sum + slack)).any(-1)
-    if bool(infeasible.any()):
-        bad = torch.nonzero(infeasible).flatten().tolist()
-        i = bad[0]
-        raise ValueError(
-            f"totals: expected each group's total between the sums of its lower and upper "
-            f"bounds, got infeasible totals in samples {bad[:10]} (sample {i}: totals "
-            f"{totals[i].tolist()}, bound sums [{low_sum[i].tolist()}, {high_sum[i].tolist()}])"
-        )
+        x, free, above, p, s, gamma, alpha, kink = ctx.saved_tensors
+        with solver_threads(ctx.settings, *x.shape):
+            kkt = final_kkt(ctx.kkt, p, free, 1)
+            grads = mean_variance_backward(
+                kkt, x, s, gamma, alpha, grad_x, ctx.needs_input_grad[1],
+                kink if ctx.kinked else None, above if ctx.kinked else None,
+            )  # fmt: skip
+        return (*grads[:4], None, None, *grads[4:], None)
 
 
 def solve_box_qp(
@@ -362,7 +154,7 @@ def solve_box_qp(
     groups: int = 1,
     settings: QPSettings | None = None,
 ) -> torch.Tensor:
-    """Solve the batched QP of the module docstring, differentiably in ``P`` and ``q``.
+    """Solve the batched QP of the module docstring, differentiably in every tensor.
 
     Parameters
     ----------
@@ -394,8 +186,41 @@ def solve_box_qp(
     SolverError
         Samples that do not converge within ``settings.max_iter`` iterations.
     """
-    check_box_qp(p, q, totals, lower, upper, groups)
-    out: torch.Tensor = BoxQPFunction.apply(
-        p, q, totals, lower, upper, groups, settings or QPSettings()
+    settings = settings or QPSettings()
+    check_shapes(p, q, totals, lower, upper, groups)
+    if torch.compiler.is_compiling():
+        return box_qp_op(p, q, totals, lower, upper, groups, settings.as_args())[0]
+    out: torch.Tensor = BoxQPFunction.apply(p, q, totals, lower, upper, groups, settings)
+    return out
+
+
+def mean_variance_qp(
+    mu: torch.Tensor,
+    s: torch.Tensor,
+    gamma: torch.Tensor,
+    alpha: torch.Tensor,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    settings: QPSettings,
+    kink: torch.Tensor | None = None,
+    kappa: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``argmax mu'w - gamma ||S w||^2 - sum_i alpha_i w_i^2 - sum_i kappa_i |w_i - kink_i|``
+    s.t. ``sum(w) = 1``, ``lower <= w <= upper``, differentiable in ``mu, S, gamma,
+    alpha, kink, kappa`` (the last term only when ``kink`` and ``kappa`` are given).
+
+    Shapes: ``mu``, ``lower``, ``upper``, ``kink``, ``kappa`` (batch, n) with
+    ``lower <= kink <= upper``; ``s`` (batch, n, n); ``gamma`` (batch,); ``alpha``
+    (batch,) or (batch, n). Shapes are the caller's to check; values (finite,
+    non-negative ``gamma, alpha, kappa``) are checked here, with one synchronisation.
+    """
+    if kink is None or kappa is None:
+        kink = kappa = None
+    if torch.compiler.is_compiling():
+        return mean_variance_op(mu, s, gamma, alpha, lower, upper, kink, kappa, settings.as_args())[
+            0
+        ]
+    out: torch.Tensor = MeanVarianceFunction.apply(
+        mu, s, gamma, alpha, lower, upper, kink, kappa, settings
     )
     return out

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import torch
 
-from deepalloc.allocators.qp_kkt import BoxQP, group_matrix, keep_one_free, matvec
+from deepalloc.allocators.qp_kinks import kinked_primal_step, start_sets
+from deepalloc.allocators.qp_kkt import BoxQP, group_sum, matvec, spread
 
 
 def primal_active_set(
@@ -43,17 +44,11 @@ def primal_active_set(
     """
     q = problem.q
     b, n = x.shape
-    a_mat = group_matrix(problem.groups, n, q)
+    groups = problem.groups
     x = x.clone()
     at_lower = x <= problem.lower
     at_upper = (x >= problem.upper) & ~at_lower
-    at_lower, at_upper = keep_one_free(
-        at_lower,
-        at_upper,
-        q - matvec(problem.p, x),
-        problem.totals - x @ a_mat.T,
-        problem.groups,
-    )
+    at_lower, at_upper = problem.keep_one_free(at_lower, at_upper, x)
     scale = problem.scale()
     done = torch.zeros(b, dtype=torch.bool, device=q.device)
     running = torch.arange(b, device=q.device)
@@ -63,11 +58,11 @@ def primal_active_set(
         sub = problem.index(running)
         x_r, lo, up = x[running], at_lower[running], at_upper[running]
         free = ~(lo | up)
-        target, nu, _ = sub.solve_working_set(lo, up, a_mat)
+        target, nu, _ = sub.solve_working_set(lo, up)
         d = target - x_r
         # ratio test over the free coordinates that move towards a bound; the last free
         # coordinate of a group cannot move (its budget holds it), so it never blocks
-        movable = free & ((free.to(q.dtype) @ a_mat.T) @ a_mat > 1)
+        movable = free & (spread(group_sum(free.to(q.dtype), groups), n) > 1)
         to_lower, to_upper = movable & (d < 0), movable & (d > 0)
         inf = torch.full_like(d, float("inf"))
         ratio = torch.where(to_lower, (sub.lower - x_r) / d, inf)
@@ -75,11 +70,13 @@ def primal_active_set(
         step, block = ratio.min(-1)
         blocked = step < 1
         # at the target: a bound whose multiplier has the wrong sign is released
-        grad = matvec(sub.p, target) - sub.q + nu @ a_mat
+        grad = matvec(sub.p, target) - sub.q + spread(nu, n)
         wrong = torch.where(lo, -grad, torch.where(up, grad, torch.zeros_like(grad)))
         worst_value, worst = wrong.max(-1)
         optimal = ~blocked & (worst_value <= tol * scale[running])
         new_x = torch.where(blocked[:, None], x_r + step[:, None].clamp(max=1.0) * d, target)
+        # a coordinate that ties with the blocking one may land a rounding error outside
+        new_x = torch.clamp(new_x, sub.lower, sub.upper)
         rows = torch.nonzero(blocked).flatten()
         cols = block[rows]
         hits_lower = to_lower[rows, cols]
@@ -93,3 +90,29 @@ def primal_active_set(
         done[running[optimal]] = True
         running = running[~optimal]
     return x, ~(at_lower | at_upper), done, steps
+
+
+def primal_active_set_kinked(
+    problem: BoxQP, x: torch.Tensor, max_iter: int, tol: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """:func:`primal_active_set` for problems with kinks (torch tensors), on segments
+    (:mod:`deepalloc.allocators.qp_kinks`): a step may also block at a kink, and a
+    coordinate at its kink whose smooth gradient leaves ``[-kappa, kappa]`` is released
+    into the segment it moves to. Returns ``x, free, above, done, iterations``."""
+    b = x.shape[0]
+    x = x.clone()
+    at_lower, at_upper, above = start_sets(problem, x)
+    at_lower, at_upper, above = problem.keep_one_free_kinked(at_lower, at_upper, above, x)
+    scale = problem.scale()
+    done = torch.zeros(b, dtype=torch.bool, device=x.device)
+    running = torch.arange(b, device=x.device)
+    steps = 0
+    while steps < max_iter and len(running):
+        steps += 1
+        sub = problem.index(running)
+        x_r, lo, up, ab = x[running], at_lower[running], at_upper[running], above[running]
+        optimal, _ = kinked_primal_step(sub, x_r, lo, up, ab, tol * scale[running])
+        x[running], at_lower[running], at_upper[running], above[running] = x_r, lo, up, ab
+        done[running[optimal]] = True
+        running = running[~optimal]
+    return x, ~(at_lower | at_upper), above, done, steps

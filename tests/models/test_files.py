@@ -16,6 +16,7 @@ from deepalloc.models import ModelFileError, holding_date, latest_weights, load,
 from deepalloc.models import files as model_files
 from deepalloc.training import predict
 from tests.allocators.test_contract import SPECS
+from tests.allocators.test_trading_costs import COST_SPECS
 from tests.networks.test_ready import NETWORKS
 
 
@@ -42,7 +43,7 @@ def test_every_ready_network_round_trips(name, returns, tmp_path):
     )
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", SPECS + COST_SPECS, ids=lambda s: s.name)
 def test_every_allocator_round_trips(spec, tmp_path):
     torch.manual_seed(0)
     allocator = spec.make()
