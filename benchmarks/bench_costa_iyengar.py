@@ -160,6 +160,7 @@ def reproduction_part() -> None:
         t0 = time.perf_counter()
         table = ci.main(systems=(kind,))
         per_system[kind] = (time.perf_counter() - t0, table.loc[kind])
+        print(f"{kind} done after {per_system[kind][0]:.0f} s", flush=True)
     profile.disable()
     total = time.perf_counter() - start
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
