@@ -14,7 +14,7 @@ from deepalloc._checks import check_choice, check_ndim
 
 def attention_pool(x: torch.Tensor, score: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Attention pooling over time: ``out[b, c, a] = sum_t w[b, a, t] x[b, c, a, t]`` with
-    ``w = softmax_t(score . x[b, :, a, t] + bias)``.
+    ``w = softmax_t(score' x[b, :, a, t] + bias)``.
 
     Parameters
     ----------
