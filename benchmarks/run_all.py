@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "deepdow_layers": ["benchmarks.bench_deepdow", "layers"],
     "deepdow_training": ["benchmarks.bench_deepdow", "training"],
     "tune": ["benchmarks.bench_tune"],
+    "sequential": ["benchmarks.bench_sequential"],
 }
 
 

@@ -82,7 +82,9 @@ def main(
             convex,
         ),
     ]
-    result = run_suite(windows, strategies, [fold], costs_bps=10, rebalance="M", seed=0)
+    result = run_suite(
+        windows, strategies, [fold], returns=returns, costs_bps=10, rebalance="M", seed=0
+    )
     return result.comparison()
 
 

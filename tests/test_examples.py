@@ -90,3 +90,42 @@ def test_significance():
     assert (table["holm_p_value"] >= table["p_value"] - 1e-12).all()
     assert out["path_sharpe"].shape[0] == 3  # C(4, 2) * 2 / 4 paths
     assert list(out["seed_summary"].index.get_level_values(0).unique()) == ["tcn_softmax"]
+
+
+def test_trading_costs(tmp_path):
+    from examples import trading_costs
+
+    costs = (10.0, 50.0)
+    table = trading_costs.main(
+        start="2019-01-01",
+        first_test="2021-06-01",
+        epochs=1,
+        sequential_epochs=1,
+        costs=costs,
+        output=str(tmp_path),
+    )
+    versions = {"cost_unaware", "cost_aware", "sequential_no_costs", "equal_weight"}
+    assert set(zip(table["costs_bps"], table["training"], strict=True)) == {
+        (c, v) for c in costs for v in versions
+    }
+    assert (table["average_turnover"] >= 0).all() and (table["annual_turnover"] >= 0).all()
+    assert (table["sharpe_ci_low"] <= table["sharpe"]).all()
+    assert (table["sharpe"] <= table["sharpe_ci_high"]).all()
+    aware = table[table["training"] == "cost_aware"]
+    assert aware["p_value"].between(0, 1).all()
+    assert (aware["difference_ci_low"] <= aware["sharpe_difference"]).all()
+    assert (aware["sharpe_difference"] <= aware["difference_ci_high"]).all()
+    assert table.loc[table["training"] != "cost_aware", "p_value"].isna().all()
+    # the versions not trained for a cost trade the same weights at every cost
+    for version in ("cost_unaware", "sequential_no_costs", "equal_weight"):
+        turnover = table.loc[table["training"] == version, "average_turnover"]
+        assert turnover.max() - turnover.min() < 1e-12
+    unaware = table[table["training"] == "cost_unaware"].set_index("costs_bps")
+    ratio = aware.set_index("costs_bps")["average_turnover"] / unaware["average_turnover"]
+    assert abs(aware.set_index("costs_bps")["turnover_vs_unaware"] - ratio).max() < 1e-12
+    # one fold: every network trained at least one epoch and at most the epochs asked
+    epochs = table.attrs["epochs"]
+    assert len(epochs) == 2 + len(costs) and epochs.to_numpy().min() >= 1
+    assert epochs.to_numpy().max() <= 1
+    assert (tmp_path / "turnover.png").stat().st_size > 0
+    assert (tmp_path / "table.csv").exists()

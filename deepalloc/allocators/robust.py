@@ -114,6 +114,8 @@ class _RobustLayer(Recorded, nn.Module):
         check_same_size(["mu", "errors"], [n, errors.shape[2]], "asset")
         if errors.shape[1] < 2:
             raise ValueError(f"errors: expected at least 2 time steps, got {errors.shape[1]}")
+        check_finite("mu", mu)  # before the cast: an integer tensor is refused, not cast
+        check_finite("errors", errors)
         out = {"mu": mu.to(torch.float64), "errors": errors.to(torch.float64)}
         for name, value in scalars.items():
             t = torch.as_tensor(value, device=mu.device).to(torch.float64)
@@ -122,9 +124,8 @@ class _RobustLayer(Recorded, nn.Module):
             if t.shape != (b,):
                 raise ValueError(f"{name}: expected a scalar or shape ({b},), got {tuple(t.shape)}")
             out[name] = t
-        for name, t in out.items():
-            check_finite(name, t)
         for name in scalars:
+            check_finite(name, out[name])
             if bool((out[name].detach() < 0).any()):
                 raise ValueError(f"{name}: expected non-negative values, got a negative one")
         return out

@@ -155,8 +155,11 @@ class WeightNorm(Recorded, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Any tensor with a leading batch axis -> weights (batch, n_assets), in x's dtype.
 
-        Only x's batch size, dtype and device are used (so its values are not checked).
+        Only x's batch size, dtype and device are used (so its values are not checked);
+        the dtype must be floating point (weights in an integer dtype would be truncated).
         """
+        if not torch.is_floating_point(x):
+            raise TypeError(f"x (scores): expected a floating-point tensor, got dtype {x.dtype}")
         w = torch.softmax(self.logits, dim=0).to(device=x.device, dtype=x.dtype)
         return w.expand(x.shape[0], -1)
 

@@ -292,6 +292,7 @@ def tune(args: argparse.Namespace) -> int:
                 costs_bps=suite.costs_bps,
                 rebalance=suite.rebalance,
                 lag=suite.lag,
+                leverage=suite.leverage,
                 seed=suite.seed,
                 seeds=suite.seeds,
                 cluster=cluster,

@@ -13,7 +13,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from deepalloc._version import __version__
 from deepalloc.cli import commands
@@ -100,11 +100,8 @@ def _frequency(text: str) -> str:
         ) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``deepalloc`` command."""
-    parser = _Parser(prog="deepalloc", description="Differentiable portfolio allocation.")
-    parser.add_argument("--version", action="version", version=f"deepalloc {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,run,tune,backtest}")
+def _add_demo(sub: Any) -> None:
+    """``deepalloc demo``."""
     demo = sub.add_parser(
         "demo", help="walk-forward benchmark on the bundled S&P 500 data, with a report"
     )
@@ -116,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     demo.set_defaults(func=commands.demo)
+
+
+def _add_run(sub: Any) -> None:
+    """``deepalloc run CONFIG.toml``."""
     run = sub.add_parser(
         "run",
         help="run a benchmark suite described by a TOML file",
@@ -137,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
         "<output>/latest_weights.csv (every strategy's weights for the day after the last date)",
     )
     run.set_defaults(func=commands.run)
+
+
+def _add_predict(sub: Any) -> None:
+    """``deepalloc predict MODEL PRICES.csv``."""
     pr = sub.add_parser("predict", help="weights of a saved model for the latest (or a given) date")
     pr.add_argument("model", type=_existing_file, help="a model file (deepalloc run --final)")
     pr.add_argument(
@@ -152,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--output", default=None, help="write the weights to this CSV file")
     pr.set_defaults(func=commands.predict)
+
+
+def _add_tune(sub: Any) -> None:
+    """``deepalloc tune CONFIG.toml``."""
     tune = sub.add_parser(
         "tune",
         help="search hyper-parameters inside the walk-forward folds ([search] of a TOML file)",
@@ -173,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="check the configuration and data, train nothing"
     )
     tune.set_defaults(func=commands.tune)
+
+
+def _add_backtest(sub: Any) -> None:
+    """``deepalloc backtest WEIGHTS.csv PRICES.csv``."""
     bt = sub.add_parser("backtest", help="backtest a weights CSV against a prices CSV")
     bt.add_argument(
         "weights", type=_existing_file, help="CSV: first column dates, then one column per asset"
@@ -199,6 +212,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest gross exposure sum(|w|) allowed on any date (default 1: no leverage)",
     )
     bt.set_defaults(func=commands.backtest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``deepalloc`` command."""
+    parser = _Parser(prog="deepalloc", description="Differentiable portfolio allocation.")
+    parser.add_argument("--version", action="version", version=f"deepalloc {__version__}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{demo,run,tune,predict,backtest}"
+    )
+    _add_demo(sub)
+    _add_run(sub)
+    _add_tune(sub)
+    _add_predict(sub)
+    _add_backtest(sub)
     return parser
 
 

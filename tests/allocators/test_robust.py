@@ -241,6 +241,7 @@ def test_bad_inputs_raise():
         NominalAllocator(method="newton")
 
 
+@pytest.mark.filterwarnings("ignore:Solved/Inaccurate")  # SCS stopped on purpose
 def test_failed_solves_raise_solver_error():
     mu, e, gamma = problem(2, 12, 5, seed=12)
     delta = torch.tensor([0.3, 0.4], dtype=torch.float64)

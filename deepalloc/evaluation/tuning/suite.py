@@ -14,7 +14,6 @@ ratio of :meth:`~deepalloc.evaluation.SuiteResult.significance` discounts the se
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -200,6 +199,71 @@ def _retrain_jobs(
     return jobs
 
 
+def _compared_with(baselines: Sequence[BaselineStrategy], name: str) -> list[Strategy]:
+    """The baselines, with equal weight added when absent, checked against ``name``."""
+    others: list[Strategy] = list(baselines)
+    if name in {b.name for b in others}:
+        raise ValueError(f"baselines: expected names other than the tuned network's {name!r}")
+    if EQUAL_WEIGHT not in {b.name for b in others}:
+        others.append(BaselineStrategy(EQUAL_WEIGHT, EqualWeight()))
+    return others
+
+
+def _tested_suite(
+    windows: Windows,
+    folds: Sequence[Fold],
+    strategies: list[Strategy],
+    outputs: Sequence[FoldOutput],
+    chosen: pd.DataFrame,
+    *,
+    space: Mapping[str, Domain],
+    search: Search,
+    backtest: dict[str, Any],
+) -> SuiteResult:
+    """The suite of the retrained choices and the baselines (outputs in pairs per fold:
+    the tuned network's, then the baselines'), backtested over every test block."""
+    merged = [
+        FoldOutput(net.index, {**base.weights, **net.weights}, net.histories, net.states)
+        for net, base in zip(outputs[::2], outputs[1::2], strict=True)
+    ]
+    suite = assemble_suite(windows, folds, strategies, merged, **backtest)
+    suite.configurations = search.num_samples
+    lookback = windows.lookback
+    suite.settings["lookback"] = (
+        f"{lookback} (baselines); tuned per fold: {[_python(v) for v in chosen['lookback']]}"
+        if "lookback" in space
+        else lookback
+    )
+    suite.settings["search"] = search.describe()
+    return suite
+
+
+def _trial_inputs(
+    returns: pd.DataFrame,
+    windows: Windows,
+    nested: Sequence[NestedFold],
+    network: NetworkFactory,
+    search: Search,
+    seed: int,
+    callbacks: tuple[object, ...],
+) -> list[TrialData]:
+    """What the trials of each fold receive: the returns before its test block, its
+    training and validation blocks (no test dates), its training seed."""
+    return [
+        TrialData(
+            network=network,
+            windows=WindowSettings.of(windows),
+            metric=search.metric,
+            threads=search.threads,
+            callbacks=callbacks,
+            frame=fold.frame(returns),
+            fold=dataclasses.replace(fold, test_dates=fold.test_dates[:0]),
+            seed=training_seed(seed, fold.index, 0, 0),
+        )
+        for fold in nested
+    ]
+
+
 def tune_suite(
     returns: pd.DataFrame,
     network: NetworkFactory,
@@ -215,6 +279,7 @@ def tune_suite(
     costs_bps: float | pd.Series = 0.0,
     rebalance: str | None = None,
     lag: int = 0,
+    leverage: float = 1.0,
     seed: int = 0,
     seeds: int = 1,
     periods_per_year: float | None = None,
@@ -250,7 +315,7 @@ def tune_suite(
         How to search (:class:`~deepalloc.tune.Search`; default ``Search()``).
     baselines
         Rules to compare with; equal weight is added when absent.
-    costs_bps, rebalance, lag, periods_per_year
+    costs_bps, rebalance, lag, leverage, periods_per_year
         Backtest settings, as for :func:`~deepalloc.evaluation.run_suite`.
     seed
         Seeds the sampler and every training run.
@@ -289,11 +354,7 @@ def tune_suite(
     nested = nested_folds(returns, windows, folds, _lookbacks(space, lookback))
     strategy, epochs = _example_strategy(network, space, search)
     name = f"{strategy.name}_tuned"
-    others: list[Strategy] = list(baselines)
-    if name in {b.name for b in others}:
-        raise ValueError(f"baselines: expected names other than the tuned network's {name!r}")
-    if EQUAL_WEIGHT not in {b.name for b in others}:
-        others.append(BaselineStrategy(EQUAL_WEIGHT, EqualWeight()))
+    others = _compared_with(baselines, name)
     storage = str(storage) if "://" in str(storage) else str(Path(storage).resolve())
     description = {
         "space": {k: str(v) for k, v in space.items()},
@@ -305,69 +366,35 @@ def tune_suite(
         "test_starts": [str(f.test_dates[0]) for f in nested],
     }
     _check_storage(storage, description, search.resume)
-    trial_data = functools.partial(
-        TrialData,
-        network=network,
-        windows=WindowSettings.of(windows),
-        metric=search.metric,
-        threads=search.threads,
-        callbacks=tuple(callbacks),
-    )
+    inputs = _trial_inputs(returns, windows, nested, network, search, seed, tuple(callbacks))
     with ray_session(cluster or Cluster(), extra="tune"):
         trials, chosen, curves = _search_folds(
-            [
-                trial_data(
-                    frame=fold.frame(returns),
-                    fold=dataclasses.replace(fold, test_dates=fold.test_dates[:0]),
-                    seed=training_seed(seed, fold.index, 0, 0),
-                )
-                for fold in nested
-            ],
-            space,
-            search,
-            storage=storage,
-            epochs=epochs,
-            seed=seed,
+            inputs, space, search, storage=storage, epochs=epochs, seed=seed
         )
         jobs = _retrain_jobs(
-            returns,
-            windows,
-            folds,
-            nested,
-            chosen,
-            network,
-            name,
-            others,
-            space,
-            seed,
-            seeds,
+            returns, windows, folds, nested, chosen, network, name, others, space, seed, seeds,
             search.threads,
-        )
+        )  # fmt: skip
         outputs = map_folds(run_fold, jobs, n_jobs=-1, backend="ray")
-    merged = [
-        FoldOutput(net.index, {**base.weights, **net.weights}, net.histories, net.states)
-        for net, base in zip(outputs[::2], outputs[1::2], strict=True)
-    ]
-    suite = assemble_suite(
+    suite = _tested_suite(
         windows,
         folds,
         [dataclasses.replace(strategy, name=name), *others],
-        merged,
-        returns=returns,
-        costs_bps=costs_bps,
-        rebalance=rebalance,
-        lag=lag,
-        seed=seed,
-        seeds=seeds,
-        periods_per_year=periods_per_year,
+        outputs,
+        chosen,
+        space=space,
+        search=search,
+        backtest={
+            "returns": returns,
+            "costs_bps": costs_bps,
+            "rebalance": rebalance,
+            "lag": lag,
+            "leverage": leverage,
+            "seed": seed,
+            "seeds": seeds,
+            "periods_per_year": periods_per_year,
+        },
     )
-    suite.configurations = search.num_samples
-    suite.settings["lookback"] = (
-        f"{lookback} (baselines); tuned per fold: {[_python(v) for v in chosen['lookback']]}"
-        if "lookback" in space
-        else lookback
-    )
-    suite.settings["search"] = search.describe()
     return TuneResult(suite, trials, chosen.reset_index(), curves)
 
 
