@@ -9,7 +9,6 @@ nothing here can drift from the code.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -39,7 +38,6 @@ extensions = [
     "apigen",
     "aliases",
     "configschema",
-    "conditional",
 ]
 
 exclude_patterns = ["_build", "gallery", "**/*.ipynb", "**/*.py.md5", "**/*.codeobj.json"]
@@ -62,23 +60,12 @@ numpydoc_xref_param_type = False
 numpydoc_attributes_as_param_list = True
 
 
-def _wrappers_of_missing_examples() -> list[str]:
-    """Gallery pages whose example is not in this checkout (an example still on its way
-    in another branch): skipped, so its page can be written ahead of it."""
-    missing = []
-    for wrapper in sorted((DOCS / "gallery").glob("plot_*.py")):
-        names = re.findall(r"^from examples import (\w+)", wrapper.read_text(), re.M)
-        if any(not (ROOT / "examples" / f"{name}.py").exists() for name in names):
-            missing.append(re.escape(wrapper.name))
-    return missing
-
-
 # sphinx-gallery: every wrapper in gallery/ runs an example's main() in a small setting.
 sphinx_gallery_conf = {
     "examples_dirs": "gallery",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    "ignore_pattern": "|".join([r"__init__\.py", *_wrappers_of_missing_examples()]),
+    "ignore_pattern": r"__init__\.py",
     "abort_on_example_error": True,
     "run_stale_examples": True,  # every build runs them (an example's code may change)
     "download_all_examples": False,

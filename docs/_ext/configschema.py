@@ -2,7 +2,6 @@
 
 ``.. config-section:: data`` renders the keys of ``[data]``: name, accepted values,
 default and meaning, exactly as :func:`deepalloc.config.validate_config` checks them
-(``:optional:`` renders nothing for a section this version of the schema lacks).
 A section of the schema that no page renders, or a directive naming a section the
 schema lacks, is a warning (an error under ``-W``), so the page cannot drift from the
 schema: a new section fails the build until it is documented.
@@ -10,11 +9,9 @@ schema: a new section fails the build until it is documented.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from docutils import nodes
-from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
@@ -52,14 +49,11 @@ class ConfigSection(SphinxDirective):
 
     required_arguments = 1
     has_content = False
-    option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {"optional": directives.flag}
 
     def run(self) -> list[nodes.Node]:
         name = self.arguments[0]
         schema = _schema()
         section = schema["sections"].get(name)
-        if section is None and "optional" in self.options:
-            return []
         if section is None:
             known = ", ".join(schema["sections"])
             logger.warning(

@@ -99,7 +99,7 @@ class LogUniform(_Interval):
 
 @dataclass(frozen=True)
 class RandInt(_Interval):
-    """An integer uniform on ``low .. high``, both included."""
+    """An integer uniform from ``low`` to ``high``, both included."""
 
     low: int
     high: int
@@ -140,7 +140,7 @@ def loguniform(low: float, high: float) -> LogUniform:
 
 
 def randint(low: int, high: int) -> RandInt:
-    """An integer uniform on ``low .. high``, both included."""
+    """An integer uniform from ``low`` to ``high``, both included."""
     return RandInt(low, high)
 
 
