@@ -71,9 +71,20 @@ class TorchOps:
     def repeat(a: Array, times: int) -> Array:
         return a.repeat_interleave(times, dim=1)
 
-    where = staticmethod(torch.where)
-    maximum = staticmethod(torch.maximum)
-    minimum = staticmethod(torch.minimum)
+    @staticmethod
+    def where(condition: Array, a: Array | float, b: Array | float) -> Array:
+        """``a`` where ``condition`` holds, else ``b`` (elementwise, broadcast)."""
+        return torch.where(condition, a, b)
+
+    @staticmethod
+    def maximum(a: Array, b: Array) -> Array:
+        """Elementwise maximum."""
+        return torch.maximum(a, b)
+
+    @staticmethod
+    def minimum(a: Array, b: Array) -> Array:
+        """Elementwise minimum."""
+        return torch.minimum(a, b)
 
     @staticmethod
     def clip(x: Array, lower: Array, upper: Array) -> Array:
@@ -213,9 +224,20 @@ class NumpyOps:
     def repeat(a: Array, times: int) -> Array:
         return np.repeat(a, times, axis=1)
 
-    where = staticmethod(np.where)
-    maximum = staticmethod(np.maximum)
-    minimum = staticmethod(np.minimum)
+    @staticmethod
+    def where(condition: Array, a: Array | float, b: Array | float) -> Array:
+        """``a`` where ``condition`` holds, else ``b`` (elementwise, broadcast)."""
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def maximum(a: Array, b: Array) -> Array:
+        """Elementwise maximum."""
+        return np.maximum(a, b)
+
+    @staticmethod
+    def minimum(a: Array, b: Array) -> Array:
+        """Elementwise minimum."""
+        return np.minimum(a, b)
 
     @staticmethod
     def clip(x: Array, lower: Array, upper: Array) -> Array:

@@ -66,6 +66,7 @@ import torch
 from deepalloc._checks import check_ndim
 
 COST_MODELS = ("quadratic", "proportional")
+"""The trading-cost models of the mean-variance layers (``trading_cost=``)."""
 
 
 def check_cost_model(trading_cost: str | None) -> None:
