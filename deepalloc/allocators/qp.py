@@ -28,7 +28,10 @@ Forward, in three stages (:mod:`deepalloc.allocators.qp_solver`):
 3. Those iterations can cycle on ill-conditioned problems, so samples still running
    after ``fallback_after`` of them finish with a primal active-set method that cannot
    (Nocedal and Wright, *Numerical Optimization*, algorithm 16.3;
-   :mod:`deepalloc.allocators.qp_primal`). A sample that does not converge within
+   :mod:`deepalloc.allocators.qp_primal`), from their projected points (with kinks,
+   after a few proximal gradient steps from there, which land exactly on the kinks, so
+   that the method, which changes one coordinate's set per step, starts on nearly the
+   final set). A sample that does not converge within
    ``max_iter`` raises :class:`~deepalloc.errors.SolverError` naming it.
 
 Backward: implicit differentiation of the KKT conditions on the final active set, as in

@@ -315,12 +315,18 @@ def _solve_arrays(
 
 def _finish_with_primal(full: BoxQP, state: _Batch, settings: QPSettings, tol: float) -> int:
     """Solve the samples ``state.idx`` by the primal active-set method (on torch) from
-    their projected points, with the iterations ``settings.max_iter`` leaves after the
+    their projected points (with kinks: from up to ``settings.warm_steps`` accelerated
+    proximal gradient steps started there), with the iterations ``settings.max_iter`` leaves after the
     primal-dual ones; write into ``state`` and return the steps taken."""
     xp, active = full.xp, state.idx
     assert active is not None
     rest = full.index(active)
     start = GroupProjector(rest.totals, rest.lower, rest.upper, rest.groups)(state.x[active])
+    if full.kink is not None:
+        # proximal gradient steps from there land exactly on kinks and bounds: the
+        # primal method, which adds one coordinate to its set per step, then starts on
+        # (nearly) the final set instead of blocking at one kink after another (issue 21)
+        start = WarmStart(rest).run(settings.warm_steps, settings.check_every, start)
     budget = settings.max_iter - min(settings.fallback_after, settings.max_iter)
     if full.kink is None:
         x_rest, free_rest, converged, extra = primal_active_set(

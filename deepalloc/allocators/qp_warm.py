@@ -159,12 +159,13 @@ class WarmStart:
         self.near_lower = problem.lower + self.near
         self.near_upper = problem.upper - self.near
 
-    def run(self, steps: int, check_every: int) -> Array:
-        """The projected scaled linear term, then up to ``steps`` accelerated projected
-        gradient steps; stop once the pattern of coordinates at their bounds is the same
-        at two checks ``check_every`` steps apart. Returns the last iterate (batch, n)."""
+    def run(self, steps: int, check_every: int, start: Array | None = None) -> Array:
+        """The projected scaled linear term (or the projected ``start``, (batch, n)),
+        then up to ``steps`` accelerated projected gradient steps; stop once the pattern
+        of coordinates at their bounds is the same at two checks ``check_every`` steps
+        apart. Returns the last iterate (batch, n)."""
         xp = self.xp
-        x = self.project(self.q_step)
+        x = self.project(self.q_step if start is None else start)
         v, t = x, 1.0
         pattern = self.pattern(x)
         for step in range(1, steps + 1):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from deepalloc.allocators import MarkowitzAllocator, MinVarianceAllocator
+from deepalloc.allocators import MarkowitzAllocator, MinVarianceAllocator, qp_solver
+from deepalloc.allocators.qp import QPSettings
 from deepalloc.errors import NonFiniteError
 from tests.allocators.conftest import TIGHT, mean_variance_problem
 from tests.allocators.test_contract import Spec, test_allocator_contract
@@ -59,6 +60,37 @@ def test_each_cost_model_equals_a_direct_clarabel_solve(model, n, cap, short):
     if model == "proportional":
         untraded = ((w - prev).abs() < 1e-12).sum().item()
         assert untraded >= n, "the test must include untraded assets (active no-trade)"
+
+
+@pytest.mark.parametrize("warm_steps", [0, 10])
+def test_proportional_costs_finished_by_the_primal_fallback_equal_clarabel(warm_steps, monkeypatch):
+    # one primal-dual step, then the unfinished samples continue in the primal
+    # active-set fallback, from proximal gradient steps off their last point (none:
+    # from the kinked proximal map of their projected point)
+    n, b, cap = 30, 12, 0.1
+    mu, s, gamma, alpha = mean_variance_problem(b, n, seed=5)
+    mu = mu * 4
+    prev = previous(b, n, seed=6)
+    kappa = torch.rand(b, n, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    kappa = kappa * torch.logspace(-2, -1, b, dtype=torch.float64)[:, None]
+    finished_by_fallback = []
+    finish = qp_solver._finish_with_primal
+
+    def counted(full, state, settings, tol):
+        finished_by_fallback.append(len(state.idx))
+        return finish(full, state, settings, tol)
+
+    monkeypatch.setattr(qp_solver, "_finish_with_primal", counted)
+    settings = QPSettings(warm_steps=warm_steps, fallback_after=1)
+    layer = MarkowitzAllocator(n, max_weight=cap, trading_cost="proportional", settings=settings)
+    w = layer(mu, s, gamma, alpha, prev, kappa)
+    assert finished_by_fallback and finished_by_fallback[0] > 0, "the fallback must run"
+    for i in range(b):
+        ref = clarabel(*(t[i].numpy() for t in (mu, s)), gamma[i].item(), alpha[i].item(),
+                       prev[i].numpy(), kappa[i].numpy(), 0.0, cap, "proportional")  # fmt: skip
+        np.testing.assert_allclose(w[i].numpy(), ref, atol=1e-7)  # as in the test above
+    untraded = ((w - prev).abs() < 1e-12).sum().item()
+    assert untraded >= n // 2, "the test must include untraded assets (active no-trade)"
 
 
 @pytest.mark.parametrize("cap", [1.0, 0.3])
