@@ -412,6 +412,9 @@ def check_values(
     All conditions are reduced to one flag and read with one synchronisation; only
     when it is raised are they checked one by one for the message.
     """
+    for name, tensor in named.items():  # no synchronisation: the dtype is on the host
+        if not tensor.is_floating_point():
+            raise TypeError(f"{name}: expected a floating-point tensor, got {tensor.dtype}")
     sums = [t.detach().sum() for t in named.values()]
     total = sums[0]
     for value in sums[1:]:
