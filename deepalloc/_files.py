@@ -56,3 +56,26 @@ def write_text(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_writer(path, "w") as file:
         file.write(text)
+
+
+def load_weights_only(path: str | Path, error: type[Exception], label: str) -> Any:
+    """``torch.load(path, weights_only=True)`` onto the CPU, its failures as ``error``.
+
+    A file holding anything but tensors and plain values (a pickle that could run code)
+    and a truncated or corrupt file are reported as ``error`` with a message that
+    starts with ``f"{label} {path}: "``. torch is imported here, not at module level:
+    this module also serves the torch-free pandas layers.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as err:
+        raise error(
+            f"{label} {path}: expected tensors and plain values only, got content that "
+            f"weights-only loading refuses (it could run code), so it was not loaded: {err}"
+        ) from err
+    except (EOFError, RuntimeError) as err:
+        raise error(f"{label} {path}: expected a complete file, got {err}") from err

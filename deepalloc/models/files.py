@@ -12,7 +12,6 @@ knows (:mod:`deepalloc.models.encoding`); a file holding anything else is refuse
 from __future__ import annotations
 
 import json
-import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from deepalloc._files import atomic_writer
+from deepalloc._files import atomic_writer, load_weights_only
 from deepalloc._recording import is_recorded, qualified_name
 from deepalloc._typing import ReturnsKind
 from deepalloc._version import __version__
@@ -150,15 +149,7 @@ def save(
 
 
 def _read(path: str | Path) -> dict[str, Any]:
-    try:
-        content = torch.load(path, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as err:
-        raise ModelFileError(
-            f"model file {path}: expected tensors and plain values only, got content that "
-            f"weights-only loading refuses (it could run code), so it was not loaded: {err}"
-        ) from err
-    except (EOFError, RuntimeError) as err:
-        raise ModelFileError(f"model file {path}: expected a complete file, got {err}") from err
+    content = load_weights_only(path, ModelFileError, "model file")
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise ModelFileError(f"model file {path}: expected a {FORMAT} file, got another kind")
     if not isinstance(content.get("version"), int) or content["version"] > VERSION:

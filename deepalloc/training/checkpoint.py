@@ -10,13 +10,12 @@ code from the file, and anything else is refused with :class:`CheckpointError`.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from deepalloc._files import atomic_writer
+from deepalloc._files import atomic_writer, load_weights_only
 from deepalloc.training.callbacks import Callback
 from deepalloc.training.run import Run, TrainingState
 
@@ -67,15 +66,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         If the file holds anything but tensors and plain values (it could run code),
         or is not a deepalloc checkpoint of a known version.
     """
-    try:
-        saved = torch.load(path, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"checkpoint {path}: expected tensors and plain values only, got content that "
-            f"weights-only loading refuses (it could run code), so it was not loaded: {err}"
-        ) from err
-    except (EOFError, RuntimeError) as err:
-        raise CheckpointError(f"checkpoint {path}: expected a complete file, got {err}") from err
+    saved = load_weights_only(path, CheckpointError, "checkpoint")
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path}: expected a {FORMAT} file, got another kind")
     if saved.get("version") != VERSION:
