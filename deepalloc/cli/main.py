@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -56,28 +56,23 @@ def _folder(text: str) -> str:
     return text
 
 
-def _basis_points(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(
-            f"expected finite non-negative basis points (10 = 0.1%), got {text!r}"
-        )
-    return value
+def _finite_at_least(low: float, expected: str) -> Callable[[str], float]:
+    """An argument type: a finite number of at least ``low``, else "expected ..."."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < low:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _leverage(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a finite gross exposure of at least 1 (sum of |w|), got {text!r}"
-        )
-    return value
+_basis_points = _finite_at_least(0.0, "finite non-negative basis points (10 = 0.1%)")
+_leverage = _finite_at_least(1.0, "a finite gross exposure of at least 1 (sum of |w|)")
 
 
 def _non_negative_int(text: str) -> int:
