@@ -7,13 +7,16 @@ RNN/LSTM/GRU and attention designs; ``temporal`` the temporal convolution design
 the cross-sectional dense option) accept a different number of assets at inference
 than in training. Every ready network takes ``holdings_aware=True`` to see the
 portfolio held before each decision (``network(x, previous_weights=held)``), joined to
-its features before the head and passed to an allocator that prices trading.
+its features before the head and passed to an allocator that prices trading; the
+mean-variance designs can also predict that allocator's cost rate
+(``predict_kappa=True``, :class:`CostRateHead`).
 """
 
 from deepalloc.networks.feedforward import ConvNet, DenseNet
 from deepalloc.networks.heads import (
     MEAN_VARIANCE_INPUTS,
     AllocationNetwork,
+    CostRateHead,
     MeanVarianceHead,
     ScoreHead,
     default_covariance,
@@ -34,6 +37,7 @@ __all__ = [
     "AllocationNetwork",
     "AttentionNet",
     "ConvNet",
+    "CostRateHead",
     "DenseNet",
     "GRUNet",
     "LSTMMarkowitzNet",

@@ -13,6 +13,8 @@ The body turns x (batch, channel, asset, lookback) into per-asset features
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -92,6 +94,53 @@ def default_covariance(returns_channel: ChannelSpec = None) -> CovarianceEstimat
     )
 
 
+class CostRateHead(nn.Module):
+    """Trading-cost rates a network predicts per sample and asset (batch, asset).
+
+    ``kappa = base * exp(log(spread) * tanh(a))`` with ``a`` a linear function of the
+    asset's features and ``base`` the allocator's own rate (a number or per-asset
+    vector): a multiplier between ``1 / spread`` and ``spread``, smooth and bounded, that
+    starts at 1 (zero-initialised ``a``), so the network starts at the configured rate
+    and learns where trading should be priced higher or lower (e.g. in volatile assets).
+
+    Parameters
+    ----------
+    n_features
+        Features per asset (including the holdings feature of a holdings-aware head).
+    allocator
+        A mean-variance allocator built with ``trading_cost=...`` and a positive rate
+        ``kappa`` (the base).
+    spread
+        Largest factor (> 1) by which the predicted rate may differ from the base.
+    """
+
+    def __init__(self, n_features: int, allocator: nn.Module, *, spread: float = 10.0):
+        super().__init__()
+        if "kappa" not in getattr(allocator, "inputs", ()):
+            raise ValueError(
+                "predict_kappa: expected an allocator that prices trading (built with "
+                f"trading_cost=...), got {type(allocator).__name__} without trading costs"
+            )
+        base = torch.as_tensor(allocator.kappa)
+        if not bool((base > 0).all()):
+            raise ValueError(
+                "predict_kappa: expected the allocator's kappa (the base rate) > 0, got "
+                f"{base.tolist()}"
+            )
+        if not spread > 1:
+            raise ValueError(f"spread: expected a factor > 1, got {spread}")
+        self.log_spread = math.log(spread)
+        self.logit = nn.Linear(n_features, 1)
+        nn.init.zeros_(self.logit.weight)
+        nn.init.zeros_(self.logit.bias)
+
+    def forward(self, features: torch.Tensor, base: float | torch.Tensor) -> torch.Tensor:
+        """Features (batch, feature, asset) and the base rate (a number or (asset,)) ->
+        rates (batch, asset)."""
+        a = self.logit(features.transpose(1, 2)).squeeze(-1)
+        return (self.log_spread * torch.tanh(a)).exp() * base
+
+
 class MeanVarianceHead(nn.Module):
     """Expected returns from features, risk from x, learned risk aversion -> allocator.
 
@@ -111,6 +160,10 @@ class MeanVarianceHead(nn.Module):
     holdings_aware
         Join the portfolio held before the decision as one more feature per asset (and
         pass it to an allocator that prices trading).
+    predict_kappa
+        Predict the allocator's trading-cost rate per sample and asset from the
+        features (:class:`CostRateHead`) instead of using its fixed ``kappa``; needs
+        ``holdings_aware`` and an allocator built with ``trading_cost=...``.
     """
 
     def __init__(
@@ -123,6 +176,7 @@ class MeanVarianceHead(nn.Module):
         gamma: float = 1.0,
         alpha: float = 1e-2,
         holdings_aware: bool = False,
+        predict_kappa: bool = False,
     ):
         super().__init__()
         self.mu = nn.Linear(n_features + int(holdings_aware), 1)
@@ -132,6 +186,19 @@ class MeanVarianceHead(nn.Module):
         self.log_gamma = nn.Parameter(torch.tensor(float(gamma)).log())
         self.log_alpha = nn.Parameter(torch.tensor(float(alpha)).log())
         self.allocator = allocator
+        self.cost_rates: CostRateHead | None = None
+        if predict_kappa:
+            self.use_predicted_kappa()
+
+    def use_predicted_kappa(self) -> None:
+        """Predict the allocator's trading-cost rate from the features from now on
+        (a new :class:`CostRateHead`, starting at the allocator's ``kappa``)."""
+        if not self.holdings_aware:
+            raise ValueError(
+                "predict_kappa: expected holdings_aware=True (a trading cost needs the "
+                "holdings), got holdings_aware=False"
+            )
+        self.cost_rates = CostRateHead(self.mu.in_features, self.allocator)
 
     def forward(
         self,
@@ -147,6 +214,11 @@ class MeanVarianceHead(nn.Module):
         cov_sqrt = self.covariance(x)
         gamma = self.log_gamma.exp().to(x.dtype).expand(b)
         alpha = self.log_alpha.exp().to(x.dtype).expand(b)
+        if self.cost_rates is not None:
+            assert held is not None  # holdings-aware: zeros when none are given
+            kappa = self.cost_rates(features, self.allocator.kappa)
+            out: torch.Tensor = self.allocator(mu, cov_sqrt, gamma, alpha, held, kappa)
+            return out
         return _allocate(self.allocator, held, mu, cov_sqrt, gamma, alpha)
 
 

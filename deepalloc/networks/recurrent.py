@@ -103,6 +103,10 @@ class LSTMMarkowitzNet(RecurrentNet):
         As for :class:`RecurrentNet`; the allocator must take ``(mu, cov_sqrt, gamma, alpha)``.
     holdings_aware
         Feed the portfolio held before each decision to the head and the allocator.
+    predict_kappa
+        Predict the allocator's trading-cost rate per sample and asset
+        (:class:`~deepalloc.networks.CostRateHead`, starting at the allocator's
+        ``kappa``); needs ``holdings_aware`` and an allocator with ``trading_cost``.
     """
 
     def __init__(
@@ -118,6 +122,7 @@ class LSTMMarkowitzNet(RecurrentNet):
         covariance: nn.Module | None = None,
         allocator: nn.Module | None = None,
         holdings_aware: bool = False,
+        predict_kappa: bool = False,
     ):
         super().__init__(
             n_channels,
@@ -131,6 +136,8 @@ class LSTMMarkowitzNet(RecurrentNet):
         if not isinstance(self.head, MeanVarianceHead):
             raise ValueError("allocator: expected one taking (mu, cov_sqrt, gamma, alpha)")
         self.head.covariance = covariance or default_covariance(returns_channel)
+        if predict_kappa:
+            self.head.use_predicted_kappa()
 
 
 class AttentionNet(AllocationNetwork):

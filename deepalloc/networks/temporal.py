@@ -79,6 +79,10 @@ class TCNMarkowitzNet(TCNNet):
         Must take ``(mu, cov_sqrt, gamma, alpha)`` (default ``MarkowitzAllocator``).
     holdings_aware
         Feed the portfolio held before each decision to the head and the allocator.
+    predict_kappa
+        Predict the allocator's trading-cost rate per sample and asset
+        (:class:`~deepalloc.networks.CostRateHead`, starting at the allocator's
+        ``kappa``); needs ``holdings_aware`` and an allocator with ``trading_cost``.
     """
 
     def __init__(
@@ -93,6 +97,7 @@ class TCNMarkowitzNet(TCNNet):
         covariance: nn.Module | None = None,
         allocator: nn.Module | None = None,
         holdings_aware: bool = False,
+        predict_kappa: bool = False,
     ):
         super().__init__(
             n_channels,
@@ -105,3 +110,5 @@ class TCNMarkowitzNet(TCNNet):
         if not isinstance(self.head, MeanVarianceHead):
             raise ValueError("allocator: expected one taking (mu, cov_sqrt, gamma, alpha)")
         self.head.covariance = covariance or default_covariance(returns_channel)
+        if predict_kappa:
+            self.head.use_predicted_kappa()

@@ -142,3 +142,77 @@ def test_holdings_aware_networks_see_what_they_hold(name, market):
     held.requires_grad_(True)
     net(x, previous_weights=held).pow(2).sum().backward()
     assert held.grad is not None and held.grad.abs().sum() > 0
+
+
+def test_cost_rate_head_is_the_bounded_multiplier_of_the_base_rate():
+    from deepalloc.networks import CostRateHead
+
+    head = CostRateHead(3, MarkowitzAllocator(trading_cost="proportional", kappa=0.002))
+    features = torch.randn(2, 3, 4, dtype=torch.float64)
+    base = torch.tensor([0.001, 0.002, 0.003, 0.004], dtype=torch.float64)
+    head.double()
+    torch.testing.assert_close(head(features, base), base.expand(2, 4))  # starts at the base
+    with torch.no_grad():
+        head.logit.weight.copy_(torch.tensor([[0.5, -1.0, 2.0]]))
+        head.logit.bias.fill_(0.3)
+    a = torch.einsum("f,bfn->bn", head.logit.weight[0], features) + 0.3
+    expected = base * 10.0 ** torch.tanh(a)
+    torch.testing.assert_close(head(features, base), expected, rtol=1e-12, atol=0)
+    assert bool((expected <= 10 * base).all() and (expected >= base / 10).all())
+
+
+@pytest.mark.parametrize("net_class", [LSTMMarkowitzNet, TCNMarkowitzNet])
+def test_networks_predict_the_trading_cost_rate(net_class, market):
+    torch.manual_seed(0)
+
+    def build(kappa):
+        allocator = MarkowitzAllocator(max_weight=0.5, trading_cost="proportional", kappa=kappa)
+        return net_class(1, allocator=allocator, holdings_aware=True, predict_kappa=True)
+
+    x = market.x[:8].double()
+    held = torch.softmax(0.5 * torch.randn(8, 6, dtype=torch.float64), -1)  # all < 0.5
+    assert float(held.max()) < 0.5
+    net = build(0.002).double().eval()
+    fixed = (
+        net_class(
+            1,
+            allocator=MarkowitzAllocator(max_weight=0.5, trading_cost="proportional", kappa=0.002),
+            holdings_aware=True,
+        )
+        .double()
+        .eval()
+    )
+    fixed.load_state_dict(net.state_dict(), strict=False)
+    with torch.no_grad():  # zero-initialised: the allocator's own rate
+        torch.testing.assert_close(net(x, previous_weights=held), fixed(x, previous_weights=held))
+    # a rate predicted 10x the base puts every asset in its no-trade region: w = held
+    with torch.no_grad():
+        net.head.cost_rates.logit.bias.fill_(50.0)
+        kept = net(x, previous_weights=held)
+    torch.testing.assert_close(kept, held, rtol=0, atol=1e-12)
+    # the rate is learned: the loss reaches the rate head's parameters
+    with torch.no_grad():
+        net.head.cost_rates.logit.bias.fill_(0.0)
+    net.train()
+    w = net(x, previous_weights=held)
+    (w * torch.randn_like(w)).sum().backward()
+    assert net.head.cost_rates.logit.bias.grad is not None
+    assert float(net.head.cost_rates.logit.bias.grad.abs()) > 0
+
+
+def test_predicted_cost_rates_need_holdings_and_a_priced_allocator():
+    with pytest.raises(ValueError, match="holdings_aware=True"):
+        LSTMMarkowitzNet(
+            1,
+            allocator=MarkowitzAllocator(trading_cost="proportional", kappa=0.001),
+            predict_kappa=True,
+        )
+    with pytest.raises(ValueError, match="without trading costs"):
+        LSTMMarkowitzNet(1, holdings_aware=True, predict_kappa=True)
+    with pytest.raises(ValueError, match="base rate"):
+        TCNMarkowitzNet(
+            1,
+            allocator=MarkowitzAllocator(trading_cost="quadratic", kappa=0.0),
+            holdings_aware=True,
+            predict_kappa=True,
+        )
