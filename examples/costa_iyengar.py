@@ -57,7 +57,8 @@ brackets):
 
 - equal weight: 15.6% / 14.9% / 1.05 (15.6% / 14.9% / 1.05)
 - predict-then-optimise: 13.4% / 15.3% / 0.88 (13.4% / 15.3% / 0.88)
-- base end-to-end: 17.0% / 25.8% / 0.66 (16.1% / 25.0% / 0.64)
+- base end-to-end: 11.7% / 24.3% / 0.48, 17.0% / 25.8% / 0.66 and 25.6% / 25.8% / 0.99 in
+  three runs (16.1% / 25.0% / 0.64; not reproducible from run to run, below)
 - nominal end-to-end: 23.2% / 18.3% / 1.27 (23.4% / 18.8% / 1.24)
 - distributionally robust: 21.4% / 16.4% / 1.30 (20.1% / 15.5% / 1.30)
 
@@ -74,7 +75,16 @@ stock predicted best each week: 39.4% / 31.8% / 1.24 (``base_layer="exact"``, an
 same with cvxpylayers at SCS 1e-10, whose derivatives are zero to 1e-11). An
 interior-point solver stops slightly inside the simplex, where the derivatives are
 small but not zero, and Adam scales every coordinate's step to about the learning rate
-whatever the gradient's size, so training follows them: that is the paper's row.
+whatever the gradient's size, so training follows them: that is the paper's row. It
+follows numerical noise, too: those derivatives are about 1e-8, so results of the
+BLAS that differ in the last bit from one run to the next (MKL promises bitwise
+reproducibility only under ``MKL_CBWR``) send training elsewhere, and the same command
+on the same idle machine gave the three base rows above (volatility stable at 24-26%,
+return not). The other rows do not depend on such noise and repeat to the digits
+shown.
+
+Run time of ``main()`` on 2 idle cores: 7.6 minutes, 29% of it in cvxpylayers (the base
+system's linear program); ``benchmarks/RESULTS.md``.
 
 Run: python -m examples.costa_iyengar
 """

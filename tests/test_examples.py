@@ -56,13 +56,16 @@ def test_costa_iyengar_untrained_rows_match_the_paper_and_every_system_runs():
 
 @pytest.mark.slow
 def test_costa_iyengar_full_reproduction_meets_the_issue_targets():
-    # the paper's schedule (tens of minutes on 2 cores); the issue's targets are the
-    # predict-then-optimise, nominal and robust rows; the base row holds as well
+    # the paper's schedule (8 minutes on 2 idle cores); the issue's targets are the
+    # predict-then-optimise, nominal and robust rows. The base row trains on solver
+    # noise and is not reproducible from run to run (Sharpe 0.48 to 0.99 seen, the
+    # example's docstring): only its volatility, stable, is checked
     table = costa_iyengar.main()
-    for name in ("predict_then_optimise", "base", "nominal", "dr"):
+    for name in ("predict_then_optimise", "nominal", "dr"):
         row = table.loc[name]
         assert abs(row["sharpe"] - row["paper_sharpe"]) <= 0.15, name
     assert table.loc["dr", "volatility"] < table.loc["nominal", "volatility"]
+    assert abs(table.loc["base", "volatility"] - table.loc["base", "paper_volatility"]) <= 0.02
 
 
 def test_custom_convex():
