@@ -51,21 +51,24 @@ def _layer(problem: Problem, threads: int | None) -> Callable[[], object]:
     return work(lambda mu, s: layer(mu, s, problem.gamma, problem.alpha), problem)
 
 
-def contenders(problem: Problem) -> dict[str, Callable[[], object]]:
-    return {
+def contenders(problem: Problem, cvxpylayers: bool = True) -> dict[str, Callable[[], object]]:
+    fns = {
         NAMES[0]: _layer(problem, None),
         NAMES[1]: _layer(problem, 2),
         NAMES[2]: _layer(problem, 1),
-        NAMES[3]: work(cvxpylayers_layer(problem), problem),
     }
+    if cvxpylayers:
+        fns[NAMES[3]] = work(cvxpylayers_layer(problem), problem)
+    return fns
 
 
 def row(load: str, batch: int, n: int, timed: PairedTimes) -> str:
     auto, two, one, cvx = NAMES
-    cells = [timed.cell(name) for name in NAMES]
+    timed_cvx = cvx in timed.times
+    cells = [timed.cell(name) if name in timed.times else "—" for name in NAMES]
     ratios = [
-        timed.ratio_cell(cvx, auto),
-        timed.ratio_cell(cvx, two),
+        timed.ratio_cell(cvx, auto) if timed_cvx else "—",
+        timed.ratio_cell(cvx, two) if timed_cvx else "—",
         timed.ratio_cell(two, one),
         timed.ratio_cell(auto, one),
     ]
@@ -79,6 +82,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument(
+        "--no-cvxpylayers", action="store_true", help="time deepalloc only (large sizes)"
+    )
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> str:
     rows = []
     for batch, n in sizes:
         problem = make_problem(batch, n)
-        fns = contenders(problem)
+        fns = contenders(problem, cvxpylayers=not args.no_cvxpylayers)
         kwargs = {"rounds": rounds, "warmup": args.warmup, "min_round_ms": 20.0}
         rows.append(row("as it is", batch, n, paired_rounds(fns, **kwargs)))
         print(rows[-1], flush=True)

@@ -16,9 +16,11 @@ from deepalloc.allocators import qp_solver
 from deepalloc.allocators.qp_kkt import ReducedKKT, matvec, rows_times, spread
 from deepalloc.allocators.qp_solver import QPSettings, QPSolution, check_box_qp, check_values
 
-SINGLE_THREAD_WORK = 32 * 100**3
+SINGLE_THREAD_WORK = 64 * 100**3
 """With ``QPSettings.threads = None``, a problem with ``batch x n^3`` below this runs on
-one intra-op thread (see ``benchmarks/bench_qp_load.py``)."""
+one intra-op thread (``benchmarks/bench_qp_load.py``, idle 2-core machine: a second
+thread saves nothing at 256 x 50 and 24-39% at 1,024 x 50, 32 x 200 and 32 x 500, while
+with one core busy it makes 256 x 50 1.7x slower)."""
 
 
 @contextmanager
