@@ -7,7 +7,7 @@ from deepalloc.layers.dense import MLP, Dense, Maxout
 from deepalloc.layers.normalization import InstanceNorm
 from deepalloc.layers.pooling import TimePool
 from deepalloc.layers.rnn import AssetRNN
-from deepalloc.layers.temporal import CausalConv, TemporalBlock, TemporalConvNet
+from deepalloc.layers.temporal import CausalConv, LastStepTCN, TemporalBlock, TemporalConvNet
 
 __all__ = [
     "MLP",
@@ -18,6 +18,7 @@ __all__ = [
     "CrossAssetAttention",
     "Dense",
     "InstanceNorm",
+    "LastStepTCN",
     "Maxout",
     "TemporalBlock",
     "TemporalConvNet",

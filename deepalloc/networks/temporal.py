@@ -13,7 +13,7 @@ from torch import nn
 
 from deepalloc._channels import ChannelSpec
 from deepalloc.allocators import MarkowitzAllocator, SoftmaxAllocator
-from deepalloc.layers import InstanceNorm, TemporalConvNet, TimePool
+from deepalloc.layers import InstanceNorm, LastStepTCN
 from deepalloc.networks.heads import (
     AllocationNetwork,
     MeanVarianceHead,
@@ -51,8 +51,9 @@ class TCNNet(AllocationNetwork):
         allocator: nn.Module | None = None,
         holdings_aware: bool = False,
     ):
-        tcn = TemporalConvNet(n_channels, channels, kernel_size=kernel_size, dropout=dropout)
-        body = nn.Sequential(InstanceNorm(), tcn, TimePool("last"))
+        # the head reads the last step only, so only what it reads is computed
+        tcn = LastStepTCN(n_channels, channels, kernel_size=kernel_size, dropout=dropout)
+        body = nn.Sequential(InstanceNorm(), tcn)
         super().__init__(
             body,
             make_head(

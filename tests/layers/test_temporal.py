@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from deepalloc.layers import CausalConv, TemporalBlock, TemporalConvNet
+from deepalloc.layers import CausalConv, LastStepTCN, TemporalBlock, TemporalConvNet
 
 B, C, A, T = 3, 2, 5, 30
 
@@ -75,6 +75,33 @@ def test_gradcheck_on_a_small_block():
         ),
         params,
     )
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3, 5])
+@pytest.mark.parametrize("channels", [(4, 6, 6), (3,), (4, 4, 4, 4, 4)])
+@pytest.mark.parametrize("t", [1, 2, 7, 30, 64])
+def test_the_last_step_path_equals_the_full_output_at_the_last_step(kernel_size, channels, t):
+    # every lookback parity, shorter and longer than the receptive field, with and
+    # without a skip convolution; the full path is checked against a hand-written
+    # convolution above
+    torch.manual_seed(3)
+    net = TemporalConvNet(C, channels, kernel_size=kernel_size).double()
+    x = torch.randn(B, C, A, t, dtype=torch.float64, requires_grad=True)
+    full, last = net(x)[..., -1], net.forward_last(x)
+    assert last.shape == (B, channels[-1], A)
+    torch.testing.assert_close(last, full, rtol=0, atol=1e-12)
+    cot = torch.randn_like(full)
+    grads_full = torch.autograd.grad((full * cot).sum(), (x, *net.parameters()))
+    grads_last = torch.autograd.grad((last * cot).sum(), (x, *net.parameters()))
+    for g_last, g_full in zip(grads_last, grads_full):
+        torch.testing.assert_close(g_last, g_full, rtol=0, atol=1e-12)
+
+
+def test_the_last_step_network_shares_the_full_one_s_parameters(x):
+    full = tcn()
+    last = LastStepTCN(C, (4, 6, 6), kernel_size=3).double().eval()
+    last.load_state_dict(full.state_dict())
+    torch.testing.assert_close(last(x), full(x)[..., -1], rtol=0, atol=1e-12)
 
 
 def test_bad_settings():
