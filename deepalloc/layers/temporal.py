@@ -153,15 +153,17 @@ class TemporalConvNet(nn.Module):
         (batch, out_channels, asset), equal to ``forward(x)[..., -1]``.
 
         Only the steps the last output reads are computed: block ``i`` runs on every
-        ``2^i``-th step counted back from the last (:meth:`TemporalBlock.
-        forward_sparse`), so the first block's second convolution already runs on half
-        the steps and each later block on half as many as the one before; with four
-        blocks about a third of the convolution work of :meth:`forward`.
+        ``2^i``-th step counted back from the last
+        (:meth:`TemporalBlock.forward_sparse`), so the first block's second convolution
+        already runs on half the steps and each later block on half as many as the one
+        before; with four blocks about a third of the convolution work of
+        :meth:`forward`.
         """
         check_ndim("x", x, 4, "batch, channel, asset, time")
         b, c, a, t = x.shape
         series = x.permute(0, 2, 1, 3).reshape(b * a, c, t)
         for block in self.blocks:
+            assert isinstance(block, TemporalBlock)
             series = block.forward_sparse(series)
         return series[..., -1].reshape(b, a, self.out_channels).transpose(1, 2)
 
