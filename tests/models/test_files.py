@@ -43,6 +43,26 @@ def test_every_ready_network_round_trips(name, returns, tmp_path):
     )
 
 
+def test_a_network_that_predicts_its_cost_rate_round_trips(returns, tmp_path):
+    from deepalloc.allocators import MarkowitzAllocator
+    from deepalloc.networks import TCNMarkowitzNet
+
+    torch.manual_seed(0)
+    allocator = MarkowitzAllocator(max_weight=0.5, trading_cost="proportional", kappa=0.002)
+    network = TCNMarkowitzNet(1, allocator=allocator, holdings_aware=True, predict_kappa=True)
+    with torch.no_grad():  # a rate head that differs from its zero initialisation
+        network.head.cost_rates.logit.weight.normal_()
+    windows = make_windows(returns, lookback=40, horizon=0)
+    loaded = load(save(network, tmp_path / "costs.pt", windows=windows)).network
+    assert loaded.head.cost_rates is not None
+    x = windows.x[-8:]
+    held = torch.full((8, x.shape[2]), 1.0 / x.shape[2])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            loaded(x, previous_weights=held), network(x, previous_weights=held), rtol=0, atol=0
+        )
+
+
 @pytest.mark.parametrize("spec", SPECS + COST_SPECS, ids=lambda s: s.name)
 def test_every_allocator_round_trips(spec, tmp_path):
     torch.manual_seed(0)
