@@ -138,6 +138,11 @@ class CostRateHead(nn.Module):
         """Features (batch, feature, asset) and the base rate (a number or (asset,)) ->
         rates (batch, asset)."""
         a = self.logit(features.transpose(1, 2)).squeeze(-1)
+        if isinstance(base, torch.Tensor) and base.ndim == 1 and base.shape[0] != a.shape[1]:
+            raise ValueError(
+                f"kappa: expected the allocator's per-asset rate for {a.shape[1]} assets, got "
+                f"{base.shape[0]} rates (a per-asset base ties the network to its assets)"
+            )
         return (self.log_spread * torch.tanh(a)).exp() * base
 
 

@@ -209,6 +209,10 @@ def test_predicted_cost_rates_need_holdings_and_a_priced_allocator():
         )
     with pytest.raises(ValueError, match="without trading costs"):
         LSTMMarkowitzNet(1, holdings_aware=True, predict_kappa=True)
+    per_asset = MarkowitzAllocator(trading_cost="proportional", kappa=[0.001] * 5)
+    net = TCNMarkowitzNet(1, allocator=per_asset, holdings_aware=True, predict_kappa=True)
+    with pytest.raises(ValueError, match="per-asset rate for 6 assets, got 5 rates"):
+        net(torch.randn(2, 1, 6, LOOKBACK))
     with pytest.raises(ValueError, match="base rate"):
         TCNMarkowitzNet(
             1,
