@@ -33,6 +33,7 @@ from deepalloc.allocators.qp_kkt import (
     group_sum,
     keep_one_free_kinked,
     matvec,
+    ratio_test,
     spread,
 )
 
@@ -141,13 +142,7 @@ def kinked_primal_step(
     free = ~(at_lower | at_upper)
     target, nu, _ = view.solve_working_set(at_lower, at_upper)
     d = target - x
-    movable = free & (spread(group_sum(free.to(x.dtype), sub.groups), n) > 1)
-    to_lower, to_upper = movable & (d < 0), movable & (d > 0)
-    inf = torch.full_like(d, float("inf"))
-    ratio = torch.where(to_lower, (view.lower - x) / d, inf)
-    ratio = torch.where(to_upper, (view.upper - x) / d, ratio).clamp_min(0.0)
-    step, block = ratio.min(-1)
-    blocked = step < 1
+    step, block, blocked, to_lower = ratio_test(x, d, free, view.lower, view.upper, sub.groups)
     g = matvec(sub.p, target) - sub.q + spread(nu, n)
     at_kink = at_upper & ~above
     neg_inf = torch.full_like(g, -float("inf"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from deepalloc.allocators.qp_kinks import kinked_primal_step, start_sets
-from deepalloc.allocators.qp_kkt import BoxQP, group_sum, matvec, spread
+from deepalloc.allocators.qp_kkt import BoxQP, matvec, ratio_test, spread
 
 
 def primal_active_set(
@@ -60,15 +60,7 @@ def primal_active_set(
         free = ~(lo | up)
         target, nu, _ = sub.solve_working_set(lo, up)
         d = target - x_r
-        # ratio test over the free coordinates that move towards a bound; the last free
-        # coordinate of a group cannot move (its budget holds it), so it never blocks
-        movable = free & (spread(group_sum(free.to(q.dtype), groups), n) > 1)
-        to_lower, to_upper = movable & (d < 0), movable & (d > 0)
-        inf = torch.full_like(d, float("inf"))
-        ratio = torch.where(to_lower, (sub.lower - x_r) / d, inf)
-        ratio = torch.where(to_upper, (sub.upper - x_r) / d, ratio).clamp_min(0.0)
-        step, block = ratio.min(-1)
-        blocked = step < 1
+        step, block, blocked, to_lower = ratio_test(x_r, d, free, sub.lower, sub.upper, groups)
         # at the target: a bound whose multiplier has the wrong sign is released
         grad = matvec(sub.p, target) - sub.q + spread(nu, n)
         wrong = torch.where(lo, -grad, torch.where(up, grad, torch.zeros_like(grad)))
