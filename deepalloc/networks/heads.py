@@ -43,11 +43,15 @@ def _with_holdings(
 
 
 def _allocate(
-    allocator: nn.Module, previous_weights: torch.Tensor | None, *inputs: torch.Tensor
+    allocator: nn.Module,
+    previous_weights: torch.Tensor | None,
+    *inputs: torch.Tensor,
+    kappa: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Call the allocator, passing the holdings when it prices trading."""
+    """Call the allocator, passing the holdings (and a predicted cost rate ``kappa``,
+    when given) when it prices trading."""
     if previous_weights is not None and "previous_weights" in getattr(allocator, "inputs", ()):
-        out: torch.Tensor = allocator(*inputs, previous_weights=previous_weights)
+        out: torch.Tensor = allocator(*inputs, previous_weights=previous_weights, kappa=kappa)
     else:
         out = allocator(*inputs)
     return out
@@ -219,12 +223,8 @@ class MeanVarianceHead(nn.Module):
         cov_sqrt = self.covariance(x)
         gamma = self.log_gamma.exp().to(x.dtype).expand(b)
         alpha = self.log_alpha.exp().to(x.dtype).expand(b)
-        if self.cost_rates is not None:
-            assert held is not None  # holdings-aware: zeros when none are given
-            kappa = self.cost_rates(features, self.allocator.kappa)
-            out: torch.Tensor = self.allocator(mu, cov_sqrt, gamma, alpha, held, kappa)
-            return out
-        return _allocate(self.allocator, held, mu, cov_sqrt, gamma, alpha)
+        kappa = None if self.cost_rates is None else self.cost_rates(features, self.allocator.kappa)
+        return _allocate(self.allocator, held, mu, cov_sqrt, gamma, alpha, kappa=kappa)
 
 
 TRADING_INPUTS = ("previous_weights", "kappa")
