@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 import torch
 
 from deepalloc._checks import check_finite, check_ndim
-from deepalloc.allocators.qp_backend import Array, backend, finfo
+from deepalloc.allocators import qp_compiled
+from deepalloc.allocators.qp_backend import Array, NumpyOps, backend, finfo
 from deepalloc.allocators.qp_kinks import kinked_pdas_step
 from deepalloc.allocators.qp_kkt import (
     BoxQP,
@@ -51,7 +52,10 @@ class QPSettings:
     Attributes
     ----------
     warm_steps
-        Most FISTA steps used to guess the active set.
+        Most FISTA steps used to guess the active set; ``None`` (default): 10 on the
+        vectorised path and none on the compiled one, where a sample's active-set step
+        costs about what a FISTA step does and the active-set steps alone finish
+        sooner (``benchmarks/RESULTS.md``, QP layer).
     check_every
         The warm start stops early when the set of coordinates at their bounds is the
         same at two checks this many steps apart.
@@ -69,18 +73,28 @@ class QPSettings:
         (default) runs small problems on one thread and larger ones with torch's
         setting (:data:`deepalloc.allocators.qp.SINGLE_THREAD_WORK`); a positive
         integer sets the count for every call. The previous setting is restored after.
+    kernel
+        How the forward pass runs on the CPU for problems with one budget group and no
+        kinks: ``"auto"`` (default) compiled per sample
+        (:mod:`deepalloc.allocators.qp_compiled`) when numba is installed (the ``fast``
+        extra), else vectorised; ``"compiled"`` requires numba (an error names the
+        extra); ``"vectorised"`` never compiles. Other problems, devices and dtypes
+        always run vectorised. Both reach the same solution up to rounding.
     """
 
-    warm_steps: int = 10
+    warm_steps: int | None = None
     check_every: int = 4
     max_iter: int = 500
     tol: float = 1e-9
     fallback_after: int = 8
     threads: int | None = None
+    kernel: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("warm_steps", "check_every", "max_iter", "fallback_after"):
             value = getattr(self, name)
+            if name == "warm_steps" and value is None:
+                continue
             if not isinstance(value, int) or value < (0 if name == "warm_steps" else 1):
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
         if not self.tol > 0:
@@ -89,19 +103,46 @@ class QPSettings:
             isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
         ):
             raise ValueError(f"threads: expected None or a positive integer, got {self.threads!r}")
+        if self.kernel not in KERNELS:
+            raise ValueError(f"kernel: expected one of {KERNELS}, got {self.kernel!r}")
+        if self.kernel == "compiled" and not qp_compiled.available():
+            raise ImportError(f"QPSettings(kernel='compiled'): {qp_compiled.NUMBA_MISSING}")
 
     def as_args(self) -> list[float]:
-        """The settings as numbers (``threads`` 0 for ``None``), for a custom operator."""
-        values = astuple(self)
-        return [float(v) if v is not None else 0.0 for v in values]
+        """The settings as numbers (``warm_steps`` -1 and ``threads`` 0 for ``None``,
+        ``kernel`` its index in :data:`KERNELS`), for a custom operator."""
+        warm, *values, kernel = astuple(self)
+        numbers = [float(v) if v is not None else 0.0 for v in values]
+        return [-1.0 if warm is None else float(warm), *numbers, float(KERNELS.index(kernel))]
 
     @classmethod
     def from_args(cls, args: list[float]) -> QPSettings:
         """Inverse of :meth:`as_args`."""
-        warm, check, max_iter, tol, fallback, threads = args
+        warm, check, max_iter, tol, fallback, threads, kernel = args
         return cls(
-            int(warm), int(check), int(max_iter), float(tol), int(fallback), int(threads) or None
+            None if warm < 0 else int(warm), int(check), int(max_iter), float(tol),
+            int(fallback), int(threads) or None, KERNELS[int(kernel)],
+        )  # fmt: skip
+
+    def fista_steps(self, compiled: bool) -> int:
+        """``warm_steps``, or its default on the vectorised or compiled path."""
+        if self.warm_steps is not None:
+            return self.warm_steps
+        return 0 if compiled else 10
+
+    def compiles(self, problem: BoxQP) -> bool:
+        """Whether ``problem`` (on the NumPy backend) runs on the compiled kernel."""
+        return (
+            self.kernel != "vectorised"
+            and problem.groups == 1
+            and problem.kink is None
+            and problem.xp is NumpyOps
+            and (self.kernel == "compiled" or qp_compiled.available())
         )
+
+
+KERNELS = ("auto", "compiled", "vectorised")
+"""The values of ``QPSettings.kernel``."""
 
 
 @dataclass
@@ -270,6 +311,8 @@ def _solve(
         a(p), a(q), a(totals), a(lower), a(upper), groups,
         a(kink) if kinked else None, a(kappa) if kinked else None,
     )  # fmt: skip
+    if settings.compiles(problem):
+        return _solve_compiled(problem, settings)
     x, free, above, kkt, iterations = _solve_arrays(problem, settings)
     return QPSolution(
         xp.tensor(x),
@@ -280,6 +323,34 @@ def _solve(
     )
 
 
+def _solve_compiled(problem: BoxQP, settings: QPSettings) -> QPSolution:
+    """:func:`_solve` by the compiled kernel (:mod:`deepalloc.allocators.qp_compiled`);
+    the backward pass factorises the final free set itself."""
+    eps = finfo(problem.q).eps
+    result = qp_compiled.solve(
+        problem.p, problem.q, problem.totals, problem.lower, problem.upper,
+        warm_steps=settings.fista_steps(True), check_every=settings.check_every,
+        fallback_after=settings.fallback_after, max_iter=settings.max_iter,
+        tol=max(settings.tol, TOL_FLOOR_EPS * eps), eps=eps,
+    )  # fmt: skip
+    singular = (result.status == qp_compiled.SINGULAR).nonzero()[0].tolist()
+    if singular:
+        raise SolverError(
+            f"QP: expected a positive definite P on the free assets, got a singular "
+            f"system for samples {singular}",
+            singular,
+        )
+    bad = (result.status == qp_compiled.UNCONVERGED).nonzero()[0].tolist()
+    if bad:
+        raise SolverError(
+            f"QP: expected the active-set iterations to converge within {settings.max_iter} "
+            f"iterations, got {len(bad)} unconverged samples {bad[:10]}",
+            bad,
+        )
+    x = torch.from_numpy(result.x.astype(problem.q.dtype, copy=False))
+    return QPSolution(x, torch.from_numpy(result.free), None, None, int(result.iterations.max()))
+
+
 def _solve_arrays(
     problem: BoxQP, settings: QPSettings
 ) -> tuple[Array, Array, Array | None, ReducedKKT | None, int]:
@@ -287,7 +358,7 @@ def _solve_arrays(
     xp, n = problem.xp, problem.q.shape[1]
     # 1. warm start: FISTA on the feasible set, step 1 / (estimated largest eigenvalue)
     warm = WarmStart(problem)
-    sets = Sets(*warm.bound_sets(warm.run(settings.warm_steps, settings.check_every)))
+    sets = Sets(*warm.bound_sets(warm.run(settings.fista_steps(False), settings.check_every)))
     tol = max(settings.tol, TOL_FLOOR_EPS * finfo(problem.q).eps)
     # 2. primal-dual active-set steps; finished samples leave when that saves work
     full = _PDASProblem.of(problem, tol)
@@ -315,7 +386,7 @@ def _solve_arrays(
 
 def _finish_with_primal(full: BoxQP, state: _Batch, settings: QPSettings, tol: float) -> int:
     """Solve the samples ``state.idx`` by the primal active-set method (on torch) from
-    their projected points (with kinks: from up to ``settings.warm_steps`` accelerated
+    their projected points (with kinks: from up to ``settings.fista_steps(False)`` accelerated
     proximal gradient steps started there), with the iterations ``settings.max_iter`` leaves after the
     primal-dual ones; write into ``state`` and return the steps taken."""
     xp, active = full.xp, state.idx
@@ -326,7 +397,7 @@ def _finish_with_primal(full: BoxQP, state: _Batch, settings: QPSettings, tol: f
         # proximal gradient steps from there land exactly on kinks and bounds: the
         # primal method, which adds one coordinate to its set per step, then starts on
         # (nearly) the final set instead of blocking at one kink after another (issue 21)
-        start = WarmStart(rest).run(settings.warm_steps, settings.check_every, start)
+        start = WarmStart(rest).run(settings.fista_steps(False), settings.check_every, start)
     budget = settings.max_iter - min(settings.fallback_after, settings.max_iter)
     if full.kink is None:
         x_rest, free_rest, converged, extra = primal_active_set(

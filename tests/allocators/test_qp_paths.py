@@ -31,7 +31,7 @@ def box_problem(batch: int, n: int, groups: int, seed: int):
 @pytest.mark.parametrize(("n", "groups"), [(6, 1), (30, 1), (12, 2), (40, 2)])
 def test_numpy_and_torch_backends_give_the_same_solution(n, groups):
     p, q, totals, lower, upper = box_problem(16, n, groups, seed=n)
-    settings = QPSettings()
+    settings = QPSettings(kernel="vectorised")  # the compiled kernel: test_qp_compiled.py
     fast = qp_solver._solve(p, q, totals, lower, upper, groups, settings)
     plain = qp_solver._solve(p, q, totals, lower, upper, groups, settings, allow_numpy=False)
     # the same algorithm in another order of rounding: agreement to rounding of the

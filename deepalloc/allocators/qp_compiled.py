@@ -1,0 +1,120 @@
+"""The batched QP solver's forward pass compiled per sample (numba), for one budget group.
+
+At the sizes a network meets (tens of assets, batches of tens), the vectorised forward
+pass of :mod:`deepalloc.allocators.qp_solver` spends most of its time in the fixed cost
+of each array operation, not in arithmetic: a FISTA step is about twenty operations
+whatever the batch. The same three stages compiled into one loop over the samples run
+without that cost, so where ``numba`` is installed (the ``fast`` extra) and the problem
+has one budget group and no kinks, the solver runs them here instead
+(``QPSettings.kernel``, :mod:`deepalloc.allocators.qp_solver`).
+
+Every sample takes, on its own:
+
+1. the warm start of :mod:`deepalloc.allocators.qp_warm`: FISTA with the exact projection
+   onto ``{sum(x) = total, lower <= x <= upper}``, stopped when its pattern of bound
+   coordinates is the same at two checks ``check_every`` steps apart;
+2. the primal-dual active-set steps of :mod:`deepalloc.allocators.qp_solver`, each a
+   Cholesky factorisation of ``P`` on the free coordinates only;
+3. after ``fallback_after`` of them, the primal active-set method of
+   :mod:`deepalloc.allocators.qp_primal` from its projected point.
+
+The rules (Newton point, releasing a coordinate when all are bound, stopping test,
+ratio test, tolerances) are those of the vectorised solver, so both reach the same
+active set and the same solution up to rounding; the tests compare them, and both
+against Clarabel. The arithmetic runs in float64 whatever the input dtype (the
+tolerance stays that of the input dtype). The backward pass is the vectorised one,
+on the final free set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from typing import Any, NamedTuple
+
+import numpy as np
+
+NUMBA_MISSING = (
+    "the compiled QP kernel needs numba: pip install 'deepalloc[fast]' "
+    "(or QPSettings(kernel='vectorised'))"
+)
+
+# status of a sample after the solve
+CONVERGED, UNCONVERGED, SINGULAR = 0, 1, 2
+
+
+def available() -> bool:
+    """Whether numba is installed (checked without importing it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+class KernelResult(NamedTuple):
+    """Solutions ``x`` (batch, n) float64, free coordinates of the final sets ``free``
+    (batch, n) bool, steps taken ``iterations`` (batch,) and ``status`` (batch,):
+    :data:`CONVERGED`, :data:`UNCONVERGED` or :data:`SINGULAR`."""
+
+    x: np.ndarray
+    free: np.ndarray
+    iterations: np.ndarray
+    status: np.ndarray
+
+
+def solve(
+    p: np.ndarray,
+    q: np.ndarray,
+    totals: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    warm_steps: int,
+    check_every: int,
+    fallback_after: int,
+    max_iter: int,
+    tol: float,
+    eps: float,
+) -> KernelResult:
+    """Solve ``min 1/2 x'Px - q'x`` s.t. ``sum(x) = total``, ``lower <= x <= upper`` for
+    every sample.
+
+    Parameters
+    ----------
+    p
+        (batch, n, n) symmetric positive definite.
+    q, lower, upper
+        (batch, n).
+    totals
+        (batch, 1), feasible.
+    warm_steps, check_every, fallback_after, max_iter
+        As in :class:`~deepalloc.allocators.qp_solver.QPSettings`.
+    tol
+        Tolerance on the scaled KKT residual (already floored for the dtype).
+    eps
+        Machine epsilon of the inputs' dtype (sets the bound slacks).
+
+    Returns
+    -------
+    KernelResult
+    """
+    f64 = np.float64
+    args = [np.ascontiguousarray(a, dtype=f64) for a in (p, q, totals[:, 0], lower, upper)]
+    b, n = q.shape
+    x = np.empty((b, n), dtype=f64)
+    free = np.empty((b, n), dtype=np.bool_)
+    iterations = np.zeros(b, dtype=np.int64)
+    status = np.zeros(b, dtype=np.int64)
+    _kernels().solve_batch(
+        *args, warm_steps, check_every, fallback_after, max_iter, tol, eps,
+        x, free, iterations, status,
+    )  # fmt: skip
+    return KernelResult(x, free, iterations, status)
+
+
+@cache
+def _kernels() -> Any:
+    """The kernels module (:mod:`deepalloc.allocators.qp_kernels`), which imports numba:
+    imported on first use only."""
+    if not available():
+        raise ImportError(NUMBA_MISSING)
+    from deepalloc.allocators import qp_kernels
+
+    return qp_kernels

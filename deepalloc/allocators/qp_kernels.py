@@ -1,0 +1,370 @@
+"""The numba kernels of :mod:`deepalloc.allocators.qp_compiled` (this module imports
+numba; it is imported on first use of the compiled solver only).
+
+One sample at a time, in float64, with scratch arrays allocated once per batch. The
+constants (slacks, power steps, jitter) are those of the vectorised solver's modules.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from deepalloc.allocators.qp_compiled import CONVERGED, SINGULAR, UNCONVERGED
+from deepalloc.allocators.qp_kkt import CHOLESKY_RETRY_JITTER
+from deepalloc.allocators.qp_solver import BOUND_SLACK
+from deepalloc.allocators.qp_warm import BOUND_NEAR, POWER_INFLATION, POWER_STEPS
+
+FREE, LOWER, UPPER = 0, 1, 2
+TINY = float(np.finfo(np.float64).tiny)
+
+_jit = njit(cache=True, nogil=True)
+
+
+@_jit
+def _clipped_sum(z, lo, up, tau):
+    """``sum(clip(z - tau, lo, up))``."""
+    s = 0.0
+    for i in range(z.shape[0]):
+        s += min(max(z[i] - tau, lo[i]), up[i])
+    return s
+
+
+@_jit
+def _project(z, lo, up, total, breaks, out):
+    """``out = clip(z - tau, lo, up)`` with ``sum(out) = total``: ``g(tau)``, the sum, is
+    piecewise linear and non-increasing with breakpoints ``z - up`` and ``z - lo``;
+    bisection over the sorted breakpoints finds the piece where it crosses ``total``, on
+    which ``tau`` is exact by interpolation. O(n log n)."""
+    n = z.shape[0]
+    for i in range(n):
+        breaks[i] = z[i] - up[i]
+        breaks[n + i] = z[i] - lo[i]
+    breaks.sort()
+    a, b = 0, 2 * n - 1
+    ga, gb = _clipped_sum(z, lo, up, breaks[a]), _clipped_sum(z, lo, up, breaks[b])
+    while b - a > 1:
+        m = (a + b) // 2
+        gm = _clipped_sum(z, lo, up, breaks[m])
+        if gm >= total:
+            a, ga = m, gm
+        else:
+            b, gb = m, gm
+    tau = breaks[a]
+    if ga > gb:
+        tau += (ga - total) * (breaks[b] - breaks[a]) / (ga - gb)
+    for i in range(n):
+        out[i] = min(max(z[i] - tau, lo[i]), up[i])
+
+
+@_jit
+def _matvec(p, v, out):
+    """``out = P v`` for symmetric ``P``, as ``sum_j v_j P[j, :]``: the inner loop has no
+    reduction, so it vectorises (a row-by-row dot product would not, without
+    reordering its sum)."""
+    n = v.shape[0]
+    out[:] = 0.0
+    for j in range(n):
+        vj = v[j]
+        row = p[j]
+        for i in range(n):
+            out[i] += vj * row[i]
+
+
+@_jit
+def _largest_eigenvalue(p, v, w):
+    """:func:`~deepalloc.allocators.qp_warm.largest_eigenvalue` of one matrix."""
+    n = v.shape[0]
+    v[:] = 1.0
+    for _ in range(POWER_STEPS):
+        _matvec(p, v, w)
+        norm = max(math.sqrt(np.dot(w, w)), TINY)
+        for i in range(n):
+            v[i] = w[i] / norm
+    _matvec(p, v, w)
+    trace = 0.0
+    for i in range(n):
+        trace += p[i, i]
+    return max(min(POWER_INFLATION * np.dot(v, w), trace), TINY)
+
+
+@_jit
+def _pattern(x, near_lo, near_up, out):
+    """1 at the lower bound, -1 at the upper bound, 0 free; whether ``out`` was already
+    that pattern."""
+    same = True
+    for i in range(x.shape[0]):
+        code = (1 if x[i] <= near_lo[i] else 0) - (1 if x[i] >= near_up[i] else 0)
+        same = same and code == out[i]
+        out[i] = code
+    return same
+
+
+@_jit
+def _release(state, utility, deficit):
+    """:func:`~deepalloc.allocators.qp_kkt.keep_one_free` for one group: when every
+    coordinate is bound, free the most useful one at its lower bound if the group is
+    short of its budget (or none is at its upper bound), else the least useful one at
+    its upper bound."""
+    n = state.shape[0]
+    best, best_u, worst, worst_u, any_upper = 0, -np.inf, 0, np.inf, False
+    for i in range(n):
+        if state[i] == FREE:
+            return
+        if state[i] == LOWER and utility[i] > best_u:
+            best, best_u = i, utility[i]
+        if state[i] == UPPER:
+            any_upper = True
+            if utility[i] < worst_u:
+                worst, worst_u = i, utility[i]
+    state[best if deficit > 0 or not any_upper else worst] = FREE
+
+
+@_jit
+def _cholesky(m, k):
+    """Lower Cholesky factor of ``m[:k, :k]`` in place; False if not positive definite."""
+    for j in range(k):
+        s = m[j, j]
+        for c in range(j):
+            s -= m[j, c] * m[j, c]
+        if not s > 0.0:
+            return False
+        d = math.sqrt(s)
+        m[j, j] = d
+        for i in range(j + 1, k):
+            s = m[i, j]
+            for c in range(j):
+                s -= m[i, c] * m[j, c]
+            m[i, j] = s / d
+    return True
+
+
+@_jit
+def _cho_solve(m, k, b):
+    """``b[:k] = (L L')^-1 b[:k]`` for the factor ``L = m[:k, :k]``."""
+    for i in range(k):
+        s = b[i]
+        for c in range(i):
+            s -= m[i, c] * b[c]
+        b[i] = s / m[i, i]
+    for i in range(k - 1, -1, -1):
+        s = b[i]
+        for c in range(i + 1, k):
+            s -= m[c, i] * b[c]
+        b[i] = s / m[i, i]
+
+
+@_jit
+def _solve_working_set(p, q, lo, up, total, state, x, idx, m, z, y):
+    """Minimiser with the bound coordinates of ``state`` held at their bounds and the
+    budget met, into ``x``; returns the budget multiplier and whether ``P`` was
+    positive definite on the free coordinates (after one retry with jitter, as
+    :func:`~deepalloc.allocators.qp_kkt._cholesky`)."""
+    n = x.shape[0]
+    k = 0
+    budget = total
+    for i in range(n):
+        if state[i] == FREE:
+            idx[k] = i
+            k += 1
+            x[i] = 0.0
+        else:
+            x[i] = lo[i] if state[i] == LOWER else up[i]
+            budget -= x[i]
+    for attempt in range(2):
+        for a in range(k):
+            i = idx[a]
+            for c in range(k):
+                m[a, c] = p[i, idx[c]]
+        if attempt == 1:
+            mean_diag = 0.0
+            for i in range(n):
+                mean_diag += p[i, i]
+            for a in range(k):
+                m[a, a] += CHOLESKY_RETRY_JITTER * mean_diag / n
+        if _cholesky(m, k):
+            break
+        if attempt == 1:
+            return 0.0, False
+    for a in range(k):
+        i = idx[a]
+        s = q[i]
+        for j in range(n):
+            if state[j] != FREE:
+                s -= p[i, j] * x[j]
+        z[a] = s
+        y[a] = 1.0
+    _cho_solve(m, k, z)
+    _cho_solve(m, k, y)
+    sum_y, sum_z = 0.0, 0.0
+    for a in range(k):
+        sum_y += y[a]
+        sum_z += z[a]
+    nu = (sum_z - budget) / sum_y
+    sum_x = 0.0
+    for a in range(k):
+        z[a] -= y[a] * nu
+        sum_x += z[a]
+    # one refinement step on the budget row, as ReducedKKT.finish
+    correction = (budget - sum_x) / sum_y
+    for a in range(k):
+        x[idx[a]] = z[a] + y[a] * correction
+    return nu, True
+
+
+@_jit
+def solve_batch(
+    p, q, totals, lower, upper, warm_steps, check_every, fallback_after, max_iter, tol, eps,
+    x_out, free_out, iterations, status,
+):  # fmt: skip
+    """Solve every sample (see :mod:`deepalloc.allocators.qp_compiled`); writes
+    ``x_out``, ``free_out``, ``iterations`` and ``status`` (0 converged, 1 not within
+    ``max_iter``, 2 singular)."""
+    b, n = q.shape
+    near_eps = max(BOUND_NEAR, 4.0 * eps)
+    slack_eps = max(BOUND_SLACK, 10.0 * eps)
+    pdas_iter = min(fallback_after, max_iter)
+    x, v, y, xn, w, grad = (
+        np.empty(n),
+        np.empty(n),
+        np.empty(n),
+        np.empty(n),
+        np.empty(n),
+        np.empty(n),
+    )
+    near_lo, near_up, lo_ok, up_ok = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    z, yy, breaks, m = np.empty(n), np.empty(n), np.empty(2 * n), np.empty((n, n))
+    idx, state = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    new_state, pattern = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    for s in range(b):
+        P, qs, lo, up, total = p[s], q[s], lower[s], upper[s], totals[s]
+        big_q, big_p = 0.0, 0.0
+        for i in range(n):
+            span = max(up[i] - lo[i], 0.0)
+            near_lo[i] = lo[i] + near_eps * (1.0 + span)
+            near_up[i] = up[i] - near_eps * (1.0 + span)
+            slack = slack_eps * (1.0 + abs(up[i] - lo[i]))
+            lo_ok[i], up_ok[i] = lo[i] - slack, up[i] + slack
+            big_q, big_p = max(big_q, abs(qs[i])), max(big_p, P[i, i])
+        tol_scale = tol * (1.0 + big_q + big_p)
+        # 1. warm start: FISTA
+        lipschitz = _largest_eigenvalue(P, v, w)
+        for i in range(n):
+            y[i] = qs[i] / lipschitz
+        _project(y, lo, up, total, breaks, x)
+        v[:] = x
+        t = 1.0
+        _pattern(x, near_lo, near_up, pattern)
+        for fista_step in range(1, warm_steps + 1):
+            _matvec(P, v, w)
+            for i in range(n):
+                y[i] = v[i] + (qs[i] - w[i]) / lipschitz
+            _project(y, lo, up, total, breaks, xn)
+            t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
+            c = (t - 1.0) / t_new
+            for i in range(n):
+                v[i] = xn[i] + c * (xn[i] - x[i])
+                x[i] = xn[i]
+            t = t_new
+            if fista_step % check_every == 0 and _pattern(x, near_lo, near_up, pattern):
+                break
+        sum_x = 0.0
+        for i in range(n):
+            lower_hit, upper_hit = x[i] <= near_lo[i], x[i] >= near_up[i]
+            state[i] = LOWER if lower_hit and not upper_hit else FREE
+            state[i] = UPPER if upper_hit and not lower_hit else state[i]
+            sum_x += x[i]
+        _matvec(P, x, w)
+        for i in range(n):
+            grad[i] = qs[i] - w[i]
+        _release(state, grad, total - sum_x)
+        # 2. primal-dual active-set steps
+        status[s] = UNCONVERGED
+        for it in range(1, pdas_iter + 1):
+            nu, ok = _solve_working_set(P, qs, lo, up, total, state, x, idx, m, z, yy)
+            if not ok:
+                status[s] = SINGULAR
+                break
+            _matvec(P, x, w)
+            fixed_sum = 0.0
+            any_free = False
+            residual = 0.0
+            feasible = True
+            same = True
+            for i in range(n):
+                grad[i] = w[i] - qs[i] + nu
+                newton = x[i] - grad[i] / max(P[i, i], TINY)
+                new_state[i] = LOWER if newton < lo[i] else (UPPER if newton > up[i] else FREE)
+                if new_state[i] == FREE:
+                    any_free = True
+                    fixed_sum += x[i]
+                else:
+                    fixed_sum += lo[i] if new_state[i] == LOWER else up[i]
+                if state[i] == FREE:
+                    residual = max(residual, abs(grad[i]))
+                feasible = feasible and lo_ok[i] <= x[i] <= up_ok[i]
+            if not any_free:
+                for i in range(n):
+                    w[i] = nu - grad[i]
+                _release(new_state, w, total - fixed_sum)
+            for i in range(n):
+                same = same and new_state[i] == state[i]
+                free_out[s, i] = state[i] == FREE
+            if same and feasible and residual <= tol_scale:
+                status[s], iterations[s] = CONVERGED, it
+                break
+            state[:] = new_state
+        if status[s] != UNCONVERGED:
+            x_out[s] = x
+            continue
+        # 3. primal active-set method from the projected point
+        _project(x, lo, up, total, breaks, xn)
+        x[:] = xn
+        sum_x = 0.0
+        for i in range(n):
+            state[i] = LOWER if x[i] <= lo[i] else (UPPER if x[i] >= up[i] else FREE)
+            sum_x += x[i]
+        _matvec(P, x, w)
+        for i in range(n):
+            grad[i] = qs[i] - w[i]
+        _release(state, grad, total - sum_x)
+        for extra in range(1, max_iter - pdas_iter + 1):
+            nu, ok = _solve_working_set(P, qs, lo, up, total, state, xn, idx, m, z, yy)
+            if not ok:
+                status[s] = SINGULAR
+                break
+            free_count = 0
+            for i in range(n):
+                free_count += state[i] == FREE
+            step, block = np.inf, 0
+            for i in range(n):
+                d = xn[i] - x[i]
+                if state[i] != FREE or free_count < 2 or d == 0.0:
+                    continue
+                ratio = max(((lo[i] if d < 0 else up[i]) - x[i]) / d, 0.0)
+                if ratio < step:
+                    step, block = ratio, i
+            _matvec(P, xn, w)
+            worst, worst_value = 0, 0.0
+            for i in range(n):
+                g = w[i] - qs[i] + nu
+                wrong = -g if state[i] == LOWER else (g if state[i] == UPPER else 0.0)
+                if wrong > worst_value or i == 0:
+                    worst, worst_value = i, wrong
+            if step < 1.0:
+                to_lower = xn[block] < x[block]
+                for i in range(n):
+                    x[i] = min(max(x[i] + step * (xn[i] - x[i]), lo[i]), up[i])
+                x[block] = lo[block] if to_lower else up[block]
+                state[block] = LOWER if to_lower else UPPER
+                continue
+            x[:] = xn
+            if worst_value <= tol_scale:
+                status[s], iterations[s] = CONVERGED, pdas_iter + extra
+                break
+            state[worst] = FREE
+        x_out[s] = x
+        for i in range(n):
+            free_out[s, i] = state[i] == FREE

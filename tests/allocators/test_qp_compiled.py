@@ -1,0 +1,159 @@
+"""The compiled (numba) forward pass of the batched QP solver: against Clarabel, against
+the vectorised solver, through each of its stages (active-set steps alone, with the
+warm start, finished by the primal fallback), its errors and its settings."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import deepalloc.allocators.qp_solver as qp_solver
+from deepalloc.allocators import MarkowitzAllocator, QPSettings, SolverError, qp_compiled
+from tests.allocators.conftest import TIGHT, mean_variance_problem
+
+pytest.importorskip("numba")
+
+COMPILED = QPSettings(kernel="compiled")
+VECTORISED = QPSettings(kernel="vectorised")
+
+
+def box_problem(batch: int, n: int, seed: int, *, cap: float, rank: int | None = None):
+    """Random PSD ``P = A A' + ridge I`` (rank-deficient ``A`` when ``rank``), q, budget 1."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(batch, n, rank or n, generator=g, dtype=torch.float64) / n**0.5
+    p = a @ a.transpose(1, 2) + 1e-3 * torch.eye(n, dtype=torch.float64)
+    q = torch.randn(batch, n, generator=g, dtype=torch.float64) * 0.3
+    lower = torch.zeros(batch, n, dtype=torch.float64)
+    upper = torch.full((batch, n), cap, dtype=torch.float64)
+    totals = torch.ones(batch, 1, dtype=torch.float64)
+    return p, q, totals, lower, upper
+
+
+def clarabel(p, q, lower, upper, total) -> np.ndarray:
+    """One sample by Clarabel at tight tolerance."""
+    x = cp.Variable(len(q))
+    objective = cp.Minimize(0.5 * cp.quad_form(x, cp.psd_wrap(p)) - q @ x)
+    cp.Problem(objective, [cp.sum(x) == total, x >= lower, x <= upper]).solve(**TIGHT)
+    return np.asarray(x.value)
+
+
+def kkt_violation(p, q, x, lower, upper, total) -> float:
+    """Largest violation of the KKT conditions of one sample, computed in NumPy: the
+    budget, the bounds, and a budget multiplier ``nu`` with ``grad + nu`` zero inside
+    the bounds, >= 0 at the lower and <= 0 at the upper ones (``grad = P x - q``)."""
+    minus_grad = q - p @ x
+    inside = (x > lower + 1e-9) & (x < upper - 1e-9)
+    nu_low = np.max(minus_grad[x <= lower + 1e-9], initial=-np.inf)  # nu >= these
+    nu_high = np.min(minus_grad[x >= upper - 1e-9], initial=np.inf)  # nu <= these
+    worst = max(abs(x.sum() - total), np.max(lower - x), np.max(x - upper))
+    if not inside.any():
+        return max(worst, nu_low - nu_high)
+    nu = minus_grad[inside].mean()
+    worst = max(worst, np.max(np.abs(minus_grad[inside] - nu)))
+    return max(worst, nu_low - nu, nu - nu_high)
+
+
+@pytest.mark.parametrize(
+    ("n", "cap", "rank"), [(5, 0.3, None), (12, 0.15, None), (40, 0.05, 6), (40, 1.0, None)]
+)
+def test_compiled_solutions_equal_clarabel(n, cap, rank):
+    p, q, totals, lower, upper = box_problem(12, n, seed=n, cap=cap, rank=rank)
+    sol = qp_solver._solve(p, q, totals, lower, upper, 1, COMPILED)
+    for i in range(len(q)):
+        ref = clarabel(p[i].numpy(), q[i].numpy(), lower[i].numpy(), upper[i].numpy(), 1.0)
+        # Clarabel at 1e-12 on problems with eigenvalues >= 1e-3: within 1e-7
+        np.testing.assert_allclose(sol.x[i].numpy(), ref, atol=1e-7)
+    inside = (sol.x > 1e-12) & (sol.x < cap - 1e-12)
+    assert not (inside & ~sol.free).any()  # every coordinate inside its bounds is free
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"warm_steps": 10}, {"fallback_after": 1}, {"warm_steps": 3, "fallback_after": 2}],
+    ids=["active-set", "warm-start", "primal-fallback", "mixed"],
+)
+def test_every_stage_reaches_the_vectorised_solution(overrides):
+    p, q, totals, lower, upper = box_problem(32, 25, seed=7, cap=0.12, rank=8)
+    compiled = qp_solver._solve(p, q, totals, lower, upper, 1, QPSettings(**overrides))
+    vectorised = qp_solver._solve(
+        p, q, totals, lower, upper, 1, QPSettings(kernel="vectorised", **overrides)
+    )
+    # the same active set, so the same linear solve up to rounding (ridge 1e-3, n = 25:
+    # a condition number near 1e4 times machine epsilon)
+    torch.testing.assert_close(compiled.x, vectorised.x, atol=1e-11, rtol=0)
+    assert torch.equal(compiled.free, vectorised.free)
+    assert compiled.kkt is None  # the backward pass factorises the final set
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 30),
+    cap_share=st.floats(1.0, 4.0),
+    seed=st.integers(0, 10_000),
+    fallback=st.sampled_from([1, 8]),
+)
+def test_compiled_solutions_satisfy_the_kkt_conditions(n, cap_share, seed, fallback):
+    # cap from 1/n (every weight at the cap) up to 4/n
+    p, q, totals, lower, upper = box_problem(4, n, seed, cap=min(1.0, cap_share / n))
+    sol = qp_solver._solve(p, q, totals, lower, upper, 1, QPSettings(fallback_after=fallback))
+    for i in range(4):
+        args = (p[i].numpy(), q[i].numpy(), sol.x[i].numpy(), 0.0, upper[i, 0].item(), 1.0)
+        assert kkt_violation(*args) < 1e-8
+
+
+def test_float32_inputs_solve_in_float64_and_return_float32():
+    p, q, totals, lower, upper = box_problem(8, 15, seed=2, cap=0.2)
+    sol64 = qp_solver._solve(p, q, totals, lower, upper, 1, COMPILED)
+    f32 = [t.float() for t in (p, q, totals, lower, upper)]
+    sol32 = qp_solver._solve(*f32, 1, COMPILED)
+    assert sol32.x.dtype == torch.float32
+    # the inputs' rounding to float32 (relative 6e-8) moves the solution by about the
+    # condition number (below 1e3 here) times that
+    torch.testing.assert_close(sol32.x.double(), sol64.x, atol=1e-4, rtol=0)
+
+
+def test_the_layer_is_differentiable_through_the_compiled_forward():
+    mu, s, gamma, alpha = mean_variance_problem(3, 6, seed=1)
+    layer = MarkowitzAllocator(6, max_weight=0.35, settings=COMPILED)
+    mu.requires_grad_(True)
+    s.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda m, r: layer(m, r, gamma, alpha), (mu, s))
+
+
+def test_unconverged_and_singular_samples_raise_naming_them():
+    p, q, totals, lower, upper = box_problem(4, 20, seed=3, cap=0.1, rank=3)
+    with pytest.raises(SolverError, match="converge within 1 iterations") as caught:
+        qp_solver._solve(p, q, totals, lower, upper, 1, QPSettings(max_iter=1))
+    assert caught.value.samples
+    # a zero matrix: singular on any free set larger than one coordinate
+    zero = torch.zeros_like(p)
+    with pytest.raises(SolverError, match="singular system for samples") as caught:
+        qp_solver._solve(zero, q, totals, lower, upper, 1, COMPILED)
+    assert caught.value.samples == [0, 1, 2, 3]
+
+
+def test_kernel_setting_is_checked_and_survives_the_operator_encoding(monkeypatch):
+    with pytest.raises(ValueError, match="kernel: expected one of"):
+        QPSettings(kernel="fast")
+    for s in (QPSettings(), COMPILED, QPSettings(kernel="vectorised", warm_steps=3)):
+        assert QPSettings.from_args(s.as_args()) == s
+    assert QPSettings().fista_steps(compiled=True) == 0
+    assert QPSettings().fista_steps(compiled=False) == 10
+    monkeypatch.setattr(qp_compiled, "available", lambda: False)
+    with pytest.raises(ImportError, match=r"deepalloc\[fast\]"):
+        QPSettings(kernel="compiled")
+    # "auto" without numba runs vectorised
+    p, q, totals, lower, upper = box_problem(2, 6, seed=4, cap=0.4)
+    assert qp_solver._solve(p, q, totals, lower, upper, 1, QPSettings()).kkt is not None
+
+
+def test_other_problems_run_vectorised():
+    # two budget groups: the compiled kernel handles one group only
+    p, q, _, _, upper = box_problem(3, 8, seed=5, cap=0.5)
+    totals = torch.ones(3, 2, dtype=torch.float64)
+    lower = torch.zeros_like(q)
+    sol = qp_solver._solve(p, q, totals, lower, upper, 2, COMPILED)
+    assert sol.kkt is not None or sol.iterations > COMPILED.fallback_after
+    torch.testing.assert_close(sol.x.reshape(3, 2, 4).sum(-1), totals)
