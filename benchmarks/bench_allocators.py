@@ -25,7 +25,7 @@ import argparse
 import torch
 
 from benchmarks.harness import command_line, emit, machine, paired_rounds
-from benchmarks.qp_contenders import CONTENDERS, forward_backward, make_problem
+from benchmarks.qp_contenders import CONTENDERS, deepalloc_kernel, forward_backward, make_problem
 from benchmarks.qp_reference import accuracy, reference
 from benchmarks.qp_runner import build, work
 
@@ -110,7 +110,8 @@ def run(
     lines = [
         f"Command: `{command}`",
         f"Machine: {machine()}; device {device}; {rounds} paired rounds after {warmup} "
-        "warm-up calls each (fast layers repeat within a round to fill 20 ms).",
+        "warm-up calls each (fast layers repeat within a round to fill 20 ms); "
+        f"{deepalloc_kernel()}.",
         "",
         HEADER,
         *rows,

@@ -1,6 +1,7 @@
 """How the QP layer's time grows with assets and with batch, next to the floor's.
 
-Forward + backward of ``MarkowitzAllocator`` and of the floor (form Q, one batched
+Forward + backward of ``MarkowitzAllocator`` (compiled forward pass where numba is
+installed, and the vectorised one) and of the floor (form Q, one batched
 Cholesky solve of the budget-only problem and its implicit backward; see
 :mod:`benchmarks.qp_contenders`) on the problems of ``bench_allocators``, in paired
 rounds at every point: assets 10 to 500 at batch 32, and batch 8 to 1,024 at 50 assets.
@@ -26,7 +27,7 @@ from benchmarks.harness import (
     paired_rounds,
     power_law_exponent,
 )
-from benchmarks.qp_contenders import floor_layer, make_problem
+from benchmarks.qp_contenders import deepalloc_kernel, floor_layer, make_problem
 from benchmarks.qp_runner import build, work
 
 ASSETS = [10, 20, 50, 100, 200, 500]
@@ -42,7 +43,9 @@ def sweep(
     for size in sizes:
         batch, n = (32, size) if axis == "assets" else (size, 50)
         problem = make_problem(batch, n).to(device)
-        solves, skipped = build(["deepalloc"], problem, device=device, seed=0)
+        solves, skipped = build(
+            ["deepalloc", "deepalloc_vectorised"], problem, device=device, seed=0
+        )
         solves["floor"] = floor_layer(problem)
         timed = paired_rounds(
             {name: work(s, problem) for name, s in solves.items()},
@@ -57,8 +60,9 @@ def sweep(
         for name in medians:
             medians[name].append(timed.median_ms(name))
         rows.append(
-            f"| {batch} x {n} | {timed.cell('deepalloc')} | {timed.cell('floor')} | "
-            f"{timed.ratio_cell('deepalloc', 'floor')} |"
+            f"| {batch} x {n} | {timed.cell('deepalloc')} | {timed.cell('deepalloc_vectorised')} "
+            f"| {timed.cell('floor')} | {timed.ratio_cell('deepalloc', 'floor')} | "
+            f"{timed.ratio_cell('deepalloc_vectorised', 'deepalloc')} |"
         )
         print(rows[-1], flush=True)
     for name in medians:
@@ -94,8 +98,9 @@ def main(argv: list[str] | None = None) -> str:
     assets = [10, 50, 200] if args.quick else ASSETS
     batches = [8, 64, 512] if args.quick else BATCHES
     header = (
-        "| batch x assets | deepalloc ms | floor ms | deepalloc / floor: median (range) | "
-        "local exponent, deepalloc | local exponent, floor |\n|---|---|---|---|---|---|"
+        "| batch x assets | deepalloc ms | vectorised ms | floor ms | "
+        "deepalloc / floor: median (range) | vectorised / deepalloc: median (range) | "
+        "local exponent, deepalloc | local exponent, floor |\n|---|---|---|---|---|---|---|---|"
     )
     fit_rows = []
     tables = []
@@ -107,7 +112,8 @@ def main(argv: list[str] | None = None) -> str:
         [
             f"Command: `{command_line('benchmarks.bench_qp_scaling', argv)}`",
             f"Machine: {machine()}; device {args.device}; {rounds} paired rounds after "
-            f"{args.warmup} warm-up calls each.",
+            f"{args.warmup} warm-up calls each; {deepalloc_kernel()} (vectorised: "
+            "the same layer with QPSettings(kernel='vectorised')).",
             "",
             *tables,
             "Fitted exponents (time ~ size^k, least squares on log-log):",

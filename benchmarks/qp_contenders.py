@@ -13,7 +13,10 @@ from ``S`` in torch, so the gradient in ``S`` flows through the same autograd gr
 
 Contenders:
 
-- ``deepalloc``: :class:`deepalloc.allocators.MarkowitzAllocator`.
+- ``deepalloc``: :class:`deepalloc.allocators.MarkowitzAllocator` at its defaults: its
+  forward pass compiled per sample (numba, the ``fast`` extra) when numba is installed.
+- ``deepalloc_vectorised``: the same layer with ``QPSettings(kernel="vectorised")``, the
+  forward pass without numba (batched NumPy and torch operations).
 - ``deepalloc_compiled``: the same layer under ``torch.compile`` (inductor, whole
   graph; the layer is one opaque custom operator there, so this measures what
   compiling a network costs or saves at the layer). Not in the default list: each
@@ -42,7 +45,15 @@ import torch
 
 Solve = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-CONTENDERS = ("deepalloc", "proxsuite", "proxsuite_tight", "qpth", "cvxpylayers", "floor")
+CONTENDERS = (
+    "deepalloc",
+    "deepalloc_vectorised",
+    "proxsuite",
+    "proxsuite_tight",
+    "qpth",
+    "cvxpylayers",
+    "floor",
+)
 
 
 def cap_for(n: int) -> float:
@@ -121,11 +132,16 @@ def forward_backward(
     return w.detach(), mu.grad, s.grad
 
 
-def deepalloc_layer(problem: Problem) -> Solve:
-    from deepalloc.allocators import MarkowitzAllocator
+def deepalloc_layer(problem: Problem, kernel: str = "auto") -> Solve:
+    from deepalloc.allocators import MarkowitzAllocator, QPSettings
 
-    layer = MarkowitzAllocator(problem.n, max_weight=problem.cap)
+    settings = QPSettings(kernel=kernel)
+    layer = MarkowitzAllocator(problem.n, max_weight=problem.cap, settings=settings)
     return lambda mu, s: layer(mu, s, problem.gamma, problem.alpha)
+
+
+def deepalloc_vectorised_layer(problem: Problem) -> Solve:
+    return deepalloc_layer(problem, kernel="vectorised")
 
 
 def deepalloc_compiled_layer(problem: Problem) -> Solve:
@@ -260,6 +276,7 @@ def proxsuite_tight_layer(problem: Problem) -> Solve:
 
 FACTORIES: dict[str, Callable[[Problem], Solve]] = {
     "deepalloc": deepalloc_layer,
+    "deepalloc_vectorised": deepalloc_vectorised_layer,
     "deepalloc_compiled": deepalloc_compiled_layer,
     "proxsuite": proxsuite_layer,
     "proxsuite_tight": proxsuite_tight_layer,
@@ -269,6 +286,17 @@ FACTORIES: dict[str, Callable[[Problem], Solve]] = {
 }
 
 CPU_ONLY = {"proxsuite", "proxsuite_tight", "cvxpylayers"}
+
+
+def deepalloc_kernel() -> str:
+    """Which forward pass the ``deepalloc`` contender runs, for a results file."""
+    from deepalloc.allocators import qp_compiled
+
+    if not qp_compiled.available():
+        return "deepalloc's forward pass: vectorised (numba not installed)"
+    from importlib.metadata import version
+
+    return f"deepalloc's forward pass: compiled (numba {version('numba')})"
 
 
 def available(name: str) -> str | None:

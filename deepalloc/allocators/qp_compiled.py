@@ -22,8 +22,9 @@ The rules (Newton point, releasing a coordinate when all are bound, stopping tes
 ratio test, tolerances) are those of the vectorised solver, so both reach the same
 active set and the same solution up to rounding; the tests compare them, and both
 against Clarabel. The arithmetic runs in float64 whatever the input dtype (the
-tolerance stays that of the input dtype). The backward pass is the vectorised one,
-on the final free set.
+tolerance stays that of the input dtype). The backward pass's KKT solve on the final
+free sets runs here too (:class:`CompiledKKT`), one sample at a time; the rest of the
+backward pass is the vectorised one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from functools import cache
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
+
+from deepalloc.allocators.qp_kkt import singular_error
 
 NUMBA_MISSING = (
     "the compiled QP kernel needs numba: pip install 'deepalloc[fast]' "
@@ -107,6 +111,47 @@ def solve(
         x, free, iterations, status,
     )  # fmt: skip
     return KernelResult(x, free, iterations, status)
+
+
+class CompiledKKT:
+    """The KKT systems of one budget group on the final free sets ``free`` (batch, n),
+    solved per sample by the compiled kernel: for the backward pass, in place of
+    :class:`~deepalloc.allocators.qp_kkt.ReducedKKT` (factorised anew on each solve,
+    which costs little: few coordinates are free).
+
+    Parameters
+    ----------
+    p
+        (batch, n, n) CPU tensor, float32 or float64.
+    free
+        (batch, n) bool.
+    """
+
+    groups = 1
+
+    def __init__(self, p: torch.Tensor, free: torch.Tensor):
+        self.free = free
+        self._p = np.ascontiguousarray(p.detach().numpy(), dtype=np.float64)
+        self._free = free.numpy()
+
+    def solve(self, rhs: torch.Tensor, budget: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (batch, n; zero off the free set) and ``nu`` (batch, 1) with
+        ``P_FF x_F + nu = rhs_F`` and ``sum(x) = budget`` (batch, 1)."""
+        f64 = np.float64
+        b, n = rhs.shape
+        x, nu = np.empty((b, n)), np.empty(b)
+        status = np.zeros(b, dtype=np.int64)
+        _kernels().solve_on_free_sets(
+            self._p,
+            np.ascontiguousarray(rhs.detach().numpy(), dtype=f64),
+            np.ascontiguousarray(budget.detach().numpy()[:, 0], dtype=f64),
+            self._free, x, nu, status,
+        )  # fmt: skip
+        singular = np.flatnonzero(status == SINGULAR).tolist()
+        if singular:
+            raise singular_error(singular)
+        dtype = rhs.dtype
+        return torch.from_numpy(x).to(dtype), torch.from_numpy(nu[:, None]).to(dtype)
 
 
 @cache

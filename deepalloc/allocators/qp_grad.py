@@ -13,6 +13,7 @@ from typing import NamedTuple
 import torch
 
 from deepalloc.allocators import qp_solver
+from deepalloc.allocators.qp_compiled import CompiledKKT
 from deepalloc.allocators.qp_kkt import ReducedKKT, matvec, rows_times, spread
 from deepalloc.allocators.qp_solver import QPSettings, QPSolution, check_box_qp, check_values
 
@@ -43,22 +44,34 @@ def solver_threads(settings: QPSettings, batch: int, n: int) -> Iterator[None]:
 
 
 def final_kkt(
-    kkt: ReducedKKT | None, p: torch.Tensor, free: torch.Tensor, groups: int
-) -> ReducedKKT:
-    """The factorisation of the final active sets: the solver's own when it made one
-    for the whole batch, else a new one (compact, so cheap: few coordinates are free)."""
-    return kkt if kkt is not None else ReducedKKT.factor(p, free, groups)[0]
+    kkt: ReducedKKT | None,
+    p: torch.Tensor,
+    free: torch.Tensor,
+    groups: int,
+    settings: QPSettings,
+) -> ReducedKKT | CompiledKKT:
+    """The KKT system of the final active sets: the solver's factorisation when it made
+    one for the whole batch; else, with one group on the CPU, the compiled per-sample
+    solve when the settings allow it (:class:`~deepalloc.allocators.qp_compiled.CompiledKKT`),
+    or a new factorisation (compact, so cheap: few coordinates are free)."""
+    if kkt is not None:
+        return kkt
+    if settings.compiles(p[:, 0], groups, kinked=False):
+        return CompiledKKT(p, free)
+    return ReducedKKT.factor(p, free, groups)[0]
 
 
-def adjoint(kkt: ReducedKKT, grad_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def adjoint(
+    kkt: ReducedKKT | CompiledKKT, grad_x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Solve the KKT system on the final active set with right-hand side ``dL/dx``:
     ``a`` (``dL/dq``, batch, n) and ``c`` (``dL/dtotals``, batch, groups)."""
-    zero_budget = grad_x.new_zeros(grad_x.shape[0], kkt.y.shape[-1])
+    zero_budget = grad_x.new_zeros(grad_x.shape[0], kkt.groups)
     return kkt.solve(grad_x, zero_budget)
 
 
 def box_backward(
-    kkt: ReducedKKT,
+    kkt: ReducedKKT | CompiledKKT,
     x: torch.Tensor,
     p: torch.Tensor,
     lower: torch.Tensor,
@@ -142,7 +155,7 @@ class MeanVarianceGrads(NamedTuple):
 
 
 def mean_variance_backward(
-    kkt: ReducedKKT,
+    kkt: ReducedKKT | CompiledKKT,
     x: torch.Tensor,
     s: torch.Tensor,
     gamma: torch.Tensor,

@@ -368,3 +368,23 @@ def solve_batch(
         x_out[s] = x
         for i in range(n):
             free_out[s, i] = state[i] == FREE
+
+
+@_jit
+def solve_on_free_sets(p, rhs, budgets, free, x_out, nu_out, status):
+    """For every sample, solve ``[P_FF 1; 1' 0] [x_F; nu] = [rhs_F; budget]`` with ``x``
+    zero off the free set ``free`` (the backward pass's adjoint system); writes
+    ``x_out``, ``nu_out`` and ``status`` (:data:`SINGULAR` where ``P_FF`` is not
+    positive definite)."""
+    b, n = rhs.shape
+    zeros = np.zeros(n)
+    idx, state = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    m, z, y = np.empty((n, n)), np.empty(n), np.empty(n)
+    for s in range(b):
+        for i in range(n):
+            state[i] = FREE if free[s, i] else LOWER  # held at zero
+        nu, ok = _solve_working_set(
+            p[s], rhs[s], zeros, zeros, budgets[s], state, x_out[s], idx, m, z, y
+        )
+        nu_out[s] = nu
+        status[s] = CONVERGED if ok else SINGULAR

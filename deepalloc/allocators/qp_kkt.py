@@ -165,6 +165,11 @@ class ReducedKKT:
         kkt = cls(free, flat, valid, chol, cols, sol[:, :, :groups])
         return kkt, (sol[:, :, groups] if rhs is not None else None)
 
+    @property
+    def groups(self) -> int:
+        """Number of budget groups."""
+        return int(self.y.shape[-1])
+
     def scatter(self, values: Array) -> Array:
         """Compact values (batch, k) -> (batch, n), zero off the free set."""
         return self.xp.scatter_flat(values, self.flat, self.free.shape)
@@ -210,13 +215,17 @@ def _cholesky(xp: Ops, m: Array, p: Array) -> Array:
         xp.add_diagonal_(m, CHOLESKY_RETRY_JITTER * scale[:, None])
         chol, info = xp.cholesky(m)
         if bool(info.any()):
-            bad = [int(i) for i in xp.nonzero(info)]
-            raise SolverError(
-                f"QP: expected a positive definite P on the free assets, got a singular "
-                f"system for samples {bad}",
-                bad,
-            )
+            raise singular_error([int(i) for i in xp.nonzero(info)])
     return chol
+
+
+def singular_error(samples: list[int]) -> SolverError:
+    """The error for samples whose ``P`` is singular on their free coordinates."""
+    return SolverError(
+        f"QP: expected a positive definite P on the free assets, got a singular system "
+        f"for samples {samples}",
+        samples,
+    )
 
 
 def keep_one_free(

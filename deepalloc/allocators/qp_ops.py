@@ -62,8 +62,9 @@ def box_qp_backward_op(
     settings: list[float],
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Gradients in ``(P, q, totals, lower, upper)``."""
-    with solver_threads(QPSettings.from_args(settings), *x.shape):
-        kkt = final_kkt(None, p, free, groups)
+    qp_settings = QPSettings.from_args(settings)
+    with solver_threads(qp_settings, *x.shape):
+        kkt = final_kkt(None, p, free, groups, qp_settings)
         grads = box_backward(kkt, x, p, lower, grad_x, (True,) * 5)
     return tuple(g.contiguous() for g in grads if g is not None)  # type: ignore[return-value]
 
@@ -130,8 +131,9 @@ def mean_variance_backward_op(
     settings: list[float],
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Gradients in ``(mu, S, gamma, alpha, kink, kappa)`` (zeros for absent kinks)."""
-    with solver_threads(QPSettings.from_args(settings), *x.shape):
-        kkt = final_kkt(None, p, free, 1)
+    qp_settings = QPSettings.from_args(settings)
+    with solver_threads(qp_settings, *x.shape):
+        kkt = final_kkt(None, p, free, 1, qp_settings)
         g = mean_variance_backward(
             kkt, x, s, gamma, alpha, grad_x, True, kink, above if kink is not None else None
         )

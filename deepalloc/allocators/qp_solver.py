@@ -22,6 +22,7 @@ from deepalloc.allocators.qp_kkt import (
     group_sum,
     matvec,
     release_starved,
+    singular_error,
     spread,
 )
 from deepalloc.allocators.qp_primal import primal_active_set, primal_active_set_kinked
@@ -130,13 +131,17 @@ class QPSettings:
             return self.warm_steps
         return 0 if compiled else 10
 
-    def compiles(self, problem: BoxQP) -> bool:
-        """Whether ``problem`` (on the NumPy backend) runs on the compiled kernel."""
+    def compiles(
+        self, q: torch.Tensor, groups: int, kinked: bool, allow_numpy: bool = True
+    ) -> bool:
+        """Whether a problem with linear term ``q`` (batch, n), ``groups`` budget groups
+        and kinks or not runs on the compiled kernel (one group, no kinks, a CPU float
+        tensor, numba installed unless the setting is ``"vectorised"``)."""
         return (
             self.kernel != "vectorised"
-            and problem.groups == 1
-            and problem.kink is None
-            and problem.xp is NumpyOps
+            and groups == 1
+            and not kinked
+            and backend(q, allow_numpy) is NumpyOps
             and (self.kernel == "compiled" or qp_compiled.available())
         )
 
@@ -311,7 +316,7 @@ def _solve(
         a(p), a(q), a(totals), a(lower), a(upper), groups,
         a(kink) if kinked else None, a(kappa) if kinked else None,
     )  # fmt: skip
-    if settings.compiles(problem):
+    if settings.compiles(q, groups, kinked, allow_numpy):
         return _solve_compiled(problem, settings)
     x, free, above, kkt, iterations = _solve_arrays(problem, settings)
     return QPSolution(
@@ -335,18 +340,10 @@ def _solve_compiled(problem: BoxQP, settings: QPSettings) -> QPSolution:
     )  # fmt: skip
     singular = (result.status == qp_compiled.SINGULAR).nonzero()[0].tolist()
     if singular:
-        raise SolverError(
-            f"QP: expected a positive definite P on the free assets, got a singular "
-            f"system for samples {singular}",
-            singular,
-        )
+        raise singular_error(singular)
     bad = (result.status == qp_compiled.UNCONVERGED).nonzero()[0].tolist()
     if bad:
-        raise SolverError(
-            f"QP: expected the active-set iterations to converge within {settings.max_iter} "
-            f"iterations, got {len(bad)} unconverged samples {bad[:10]}",
-            bad,
-        )
+        raise _unconverged_error(settings, bad)
     x = torch.from_numpy(result.x.astype(problem.q.dtype, copy=False))
     return QPSolution(x, torch.from_numpy(result.free), None, None, int(result.iterations.max()))
 
@@ -409,14 +406,17 @@ def _finish_with_primal(full: BoxQP, state: _Batch, settings: QPSettings, tol: f
         )
         state.above[active] = xp.asarray(above)
     if not bool(converged.all()):
-        bad = [int(i) for i in active[xp.asarray(~converged)]]
-        raise SolverError(
-            f"QP: expected the active-set iterations to converge within {settings.max_iter} "
-            f"iterations, got {len(bad)} unconverged samples {bad[:10]}",
-            bad,
-        )
+        raise _unconverged_error(settings, [int(i) for i in active[xp.asarray(~converged)]])
     state.x[active], state.free[active] = xp.asarray(x_rest), xp.asarray(free_rest)
     return extra
+
+
+def _unconverged_error(settings: QPSettings, samples: list[int]) -> SolverError:
+    return SolverError(
+        f"QP: expected the active-set iterations to converge within {settings.max_iter} "
+        f"iterations, got {len(samples)} unconverged samples {samples[:10]}",
+        samples,
+    )
 
 
 def check_box_qp(

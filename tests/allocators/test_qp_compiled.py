@@ -157,3 +157,51 @@ def test_other_problems_run_vectorised():
     sol = qp_solver._solve(p, q, totals, lower, upper, 2, COMPILED)
     assert sol.kkt is not None or sol.iterations > COMPILED.fallback_after
     torch.testing.assert_close(sol.x.reshape(3, 2, 4).sum(-1), totals)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_compiled_kkt_solves_the_reduced_system(dtype):
+    # the backward pass's solve, against dense NumPy solves of [P_FF 1; 1' 0]
+    n, b = 15, 6
+    p, _, _, _, _ = box_problem(b, n, seed=9, cap=1.0)
+    g = np.random.default_rng(1)
+    free = g.random((b, n)) < 0.4
+    free[:, 0] = True
+    rhs, budget = g.standard_normal((b, n)), g.standard_normal((b, 1))
+    kkt = qp_compiled.CompiledKKT(p.to(dtype), torch.from_numpy(free))
+    x, nu = kkt.solve(torch.from_numpy(rhs).to(dtype), torch.from_numpy(budget).to(dtype))
+    assert x.dtype == dtype and nu.shape == (b, 1)
+    for i in range(b):
+        f = np.flatnonzero(free[i])
+        k = len(f)
+        system = np.block([[p[i].numpy()[np.ix_(f, f)], np.ones((k, 1))], [np.ones((1, k)), 0]])
+        sol = np.linalg.solve(system, np.concatenate([rhs[i][f], budget[i]]))
+        expected = np.zeros(n)
+        expected[f] = sol[:k]
+        # P's eigenvalues lie in [1e-3, ~4]; float32 input rounding moves the solution by
+        # that condition number times 6e-8
+        atol = 1e-9 if dtype == torch.float64 else 1e-3
+        np.testing.assert_allclose(x[i].double().numpy(), expected, atol=atol)
+        np.testing.assert_allclose(nu[i, 0].item(), sol[k], atol=atol)
+
+
+def test_compiled_kkt_names_singular_samples():
+    p = torch.zeros(3, 4, 4, dtype=torch.float64)
+    p[1] = torch.eye(4, dtype=torch.float64)
+    free = torch.ones(3, 4, dtype=torch.bool)
+    kkt = qp_compiled.CompiledKKT(p, free)
+    with pytest.raises(SolverError, match=r"singular system for samples \[0, 2\]"):
+        kkt.solve(torch.ones(3, 4, dtype=torch.float64), torch.ones(3, 1, dtype=torch.float64))
+
+
+def test_compiled_and_vectorised_gradients_agree():
+    mu, s, gamma, alpha = mean_variance_problem(16, 12, seed=3)
+    grads = []
+    for settings_ in (COMPILED, VECTORISED):
+        m, r = mu.clone().requires_grad_(True), s.clone().requires_grad_(True)
+        w = MarkowitzAllocator(12, max_weight=0.2, settings=settings_)(m, r, gamma, alpha)
+        (w * torch.arange(12.0, dtype=w.dtype)).sum().backward()
+        grads.append((m.grad, r.grad))
+    # the same active sets and linear systems, solved in another order of rounding
+    torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-10, rtol=0)
+    torch.testing.assert_close(grads[0][1], grads[1][1], atol=1e-10, rtol=0)
