@@ -67,12 +67,15 @@ def ratio_summary(numerator: Sequence[float], denominator: Sequence[float]) -> R
 
 
 def fmt_ratio(value: float) -> str:
-    """A ratio for a table: two significant digits below 10, whole numbers above."""
+    """A ratio for a table: two significant digits below 1, two decimals from 1 to 2
+    (where targets such as 1.15x are judged), one decimal to 10, whole numbers above."""
     if not math.isfinite(value):
         return str(value)
     if value >= 10:
         return f"{value:,.0f}x"
-    return f"{value:.2g}x" if value < 1 else f"{value:.1f}x"
+    if value < 1:
+        return f"{value:.2g}x"
+    return f"{value:.2f}x" if value < 2 else f"{value:.1f}x"
 
 
 def fmt_ms(value: float) -> str:

@@ -139,6 +139,7 @@ def test_fmt_ratio_and_command_line() -> None:
     assert fmt_ratio(25.4) == "25x"
     assert fmt_ratio(2.345) == "2.3x"
     assert fmt_ratio(0.123) == "0.12x"
+    assert fmt_ratio(1.149) == "1.15x"
     assert str(ratio_summary([3.0, 50.0, 2.0], [1.0, 1.0, 1.0])) == "3.0x (2.0-50)"
     assert (
         command_line("benchmarks.x", ["--quick", "--output", "f.md", "--rounds", "3"])
