@@ -161,7 +161,11 @@ def paired_rounds(
     contenders
         Name -> zero-argument callable doing one unit of work (e.g. forward + backward).
     rounds
-        Timed rounds; each round times every (still running) contender once, in order.
+        Timed rounds; each round times every (still running) contender once, round
+        ``r`` starting at the ``r``-th contender (a rotation of the given order), so that
+        each contender follows each other one equally often: what one leaves behind
+        (a thread pool still spinning, a cold cache) does not fall on the same
+        contender every round.
     warmup
         Untimed calls of each contender before the first round (at least 1).
     min_round_ms
@@ -191,8 +195,10 @@ def paired_rounds(
         calls = 1 if slowest <= 0 else max(1, math.ceil(min_round_ms / slowest))
         result.calls[name] = calls
         result.times[name] = []
-    for _ in range(rounds):
-        for name in list(result.times):
+    names = list(result.times)
+    for r in range(rounds):
+        shift = r % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
             if name in result.errors:
                 continue
             try:

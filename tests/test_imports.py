@@ -1,4 +1,4 @@
-"""Importing deepalloc stays light: cvxpy and matplotlib load only when used."""
+"""Importing deepalloc stays light: cvxpy, matplotlib and numba load only when used."""
 
 import subprocess
 import sys
@@ -7,7 +7,7 @@ CODE = """
 import sys
 import deepalloc, deepalloc.data, deepalloc.allocators, deepalloc.networks, deepalloc.train
 import deepalloc.evaluate, deepalloc.backtest, deepalloc.baselines, deepalloc.losses, deepalloc.metrics
-heavy = [m for m in ("cvxpy", "cvxpylayers", "matplotlib") if m in sys.modules]
+heavy = [m for m in ("cvxpy", "cvxpylayers", "matplotlib", "numba") if m in sys.modules]
 print(",".join(heavy))
 from deepalloc.allocators import ConvexAllocator
 print("cvxpy" in sys.modules)

@@ -29,19 +29,16 @@ backward pass is the vectorised one.
 
 from __future__ import annotations
 
-import importlib.util
 from functools import cache
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
+from deepalloc import _numba
 from deepalloc.allocators.qp_kkt import singular_error
 
-NUMBA_MISSING = (
-    "the compiled QP kernel needs numba: pip install 'deepalloc[fast]' "
-    "(or QPSettings(kernel='vectorised'))"
-)
+NUMBA_MISSING = f"the compiled QP kernel: {_numba.MISSING} (or QPSettings(kernel='vectorised'))"
 
 # status of a sample after the solve
 CONVERGED, UNCONVERGED, SINGULAR = 0, 1, 2
@@ -49,7 +46,7 @@ CONVERGED, UNCONVERGED, SINGULAR = 0, 1, 2
 
 def available() -> bool:
     """Whether numba is installed (checked without importing it)."""
-    return importlib.util.find_spec("numba") is not None
+    return _numba.available()
 
 
 class KernelResult(NamedTuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 
 import torch
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from deepalloc import _numba
 from deepalloc._checks import check_choice, check_ndim
 
 POOL_MODES = ("last", "mean", "max", "attention", "exp_decay")
@@ -42,6 +44,26 @@ def attention_pool(x: torch.Tensor, score: torch.Tensor, bias: torch.Tensor) -> 
     return pooled.view(b, a, c).permute(0, 2, 1)
 
 
+def _compiles(series: torch.Tensor) -> bool:
+    """Whether attention pooling of ``series`` runs the compiled kernels
+    (:mod:`deepalloc.layers.pooling_kernels`): numba installed, a CPU float tensor, and
+    not while ``torch.compile`` traces."""
+    return (
+        series.device.type == "cpu"
+        and series.dtype in (torch.float32, torch.float64)
+        and not torch.compiler.is_compiling()
+        and _numba.available()
+    )
+
+
+@cache
+def _kernels() -> Any:
+    """:mod:`deepalloc.layers.pooling_kernels` (which imports numba), on first use."""
+    from deepalloc.layers import pooling_kernels
+
+    return pooling_kernels
+
+
 class _AttentionPool(torch.autograd.Function):
     """Attention pooling of time-major series (time, n, channel) -> (n, channel), with a
     hand-written backward of a few whole-tensor operations.
@@ -54,22 +76,47 @@ class _AttentionPool(torch.autograd.Function):
     ``dL/dx_t = w_t g + dL/dlogit_t score``, ``dL/dscore = sum dL/dlogit x`` and
     ``dL/dbias = sum dL/dlogit``. First-order only: a second derivative raises
     (``once_differentiable``) rather than treating the softmax weights as constants.
+
+    With numba installed (the ``fast`` extra), both passes run compiled instead
+    (:mod:`deepalloc.layers.pooling_kernels`): one read of the series per pass and no
+    temporary as large as it; the same formulas, sums accumulated in float64.
     """
 
     @staticmethod
     def forward(ctx: Any, series: torch.Tensor, score: torch.Tensor, bias: torch.Tensor) -> Any:
         series = series.contiguous()
         t, n, c = series.shape
-        logits = torch.addmv(bias, series.view(t * n, c), score).view(t, n)
-        weights = torch.softmax(logits, dim=0)
+        ctx.compiled = _compiles(series)
+        if ctx.compiled:
+            out = series.new_empty(n, c)
+            weights = series.new_empty(t, n)
+            _kernels().forward(
+                series.numpy(),
+                score.detach().contiguous().numpy(),
+                float(bias),
+                out.numpy(),
+                weights.numpy(),
+            )
+        else:
+            logits = torch.addmv(bias, series.view(t * n, c), score).view(t, n)
+            weights = torch.softmax(logits, dim=0)
+            out = (series * weights[:, :, None]).sum(0)
         ctx.save_for_backward(series, score, weights)
-        return (series * weights[:, :, None]).sum(0)
+        return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> Any:
         series, score, weights = ctx.saved_tensors
         t, n, c = series.shape
+        if ctx.compiled:
+            grad_series = torch.empty_like(series)
+            grad_score = score.new_empty(c)
+            grad_bias = _kernels().backward(
+                series.numpy(), score.detach().contiguous().numpy(), weights.numpy(),
+                grad.contiguous().numpy(), grad_series.numpy(), grad_score.numpy(),
+            )  # fmt: skip
+            return grad_series, grad_score, score.new_tensor(grad_bias)
         grad_w = torch.bmm(grad[:, None, :], series.permute(1, 2, 0)).view(n, t).T  # (t, n)
         grad_logits = weights * (grad_w - (weights * grad_w).sum(0, keepdim=True))
         grad_series = (weights[:, :, None] * grad).addcmul_(grad_logits[:, :, None], score)

@@ -66,8 +66,8 @@ def test_paired_rounds_interleaves_after_warmup() -> None:
         warmup=2,
         clock=clock,
     )
-    # warm-up: each contender twice, untimed; then rounds a, b, a, b, ...
-    assert log == ["a", "a", "b", "b"] + ["a", "b"] * 4
+    # warm-up: each contender twice, untimed; then rounds in rotated order
+    assert log == ["a", "a", "b", "b"] + ["a", "b", "b", "a"] * 2
     assert timed.times["a"] == pytest.approx([2.0] * 4)
     assert timed.times["b"] == pytest.approx([6.0] * 4)
     ratio = timed.ratio("b", "a")

@@ -1,14 +1,30 @@
-"""Attention pooling over time: NumPy reference, every memory layout, gradients."""
+"""Attention pooling over time: NumPy reference, every memory layout, gradients; each
+test runs on the torch path and on the compiled (numba) one."""
 
 import numpy as np
 import pytest
 import torch
 
-from deepalloc.layers import AssetRNN, TimePool
+from deepalloc.layers import AssetRNN, TimePool, pooling
 from deepalloc.layers.pooling import attention_pool
 
 B, C, A, T = 3, 6, 4, 9
 EPS32 = torch.finfo(torch.float32).eps
+
+
+@pytest.fixture(params=["torch", "compiled"], autouse=True)
+def path(request, monkeypatch):
+    """Run the test on one path: torch operations, or the numba kernels."""
+    if request.param == "compiled":
+        pytest.importorskip("numba")
+        calls = []
+        real = pooling._kernels()
+        monkeypatch.setattr(pooling, "_kernels", lambda: calls.append(1) or real)
+        yield request.param
+        assert calls, "the compiled path was not taken"
+    else:
+        monkeypatch.setattr(pooling, "_compiles", lambda series: False)
+        yield request.param
 
 
 def np_attention(x, score, bias):
