@@ -8,13 +8,15 @@ proportional cost. Contenders, forward + backward (the gradient of a fixed rando
 function of the weights):
 
 - ``plain``: ``MarkowitzAllocator``, gradients in mu and the covariance root S;
+- ``plain, vectorised``: the same with ``QPSettings(kernel="vectorised")``: the layer
+  without its compiled forward pass (numba), which the proportional cost never takes;
 - ``quadratic``: ``trading_cost="quadratic"``, ``kappa ||w - w_prev||^2`` with a
   per-asset rate around ``--kappa-quadratic``, gradients in mu, S, ``w_prev`` and kappa;
 - ``proportional``: ``trading_cost="proportional"``, ``kappa ||w - w_prev||_1`` with a
   per-asset rate around ``--kappa-proportional``, the same gradients.
 
 Timing: paired rounds (:func:`benchmarks.harness.paired_rounds`: warm-up outside the
-timed region, then plain, quadratic, proportional, plain, ...); a ratio is the median of
+timed region, then the contenders in rotating order); a ratio is the median of
 the per-round ratios (cost layer / plain) with its range. Accuracy on the same problems:
 the largest weight difference to Clarabel at 1e-12 over the first ``--check`` samples,
 and the share of assets left untraded (``|w - w_prev| < 1e-12``) among those held before
@@ -57,12 +59,18 @@ def rates(problem: Problem, level: float, seed: int = 2) -> torch.Tensor:
 
 
 def contender(
-    problem: Problem, model: str | None, prev: torch.Tensor, kappa: torch.Tensor
+    problem: Problem,
+    model: str | None,
+    prev: torch.Tensor,
+    kappa: torch.Tensor,
+    kernel: str = "auto",
 ) -> Callable[[], object]:
     """One forward + backward of the layer (``model=None``: the plain layer)."""
-    from deepalloc.allocators import MarkowitzAllocator
+    from deepalloc.allocators import MarkowitzAllocator, QPSettings
 
-    layer = MarkowitzAllocator(problem.n, max_weight=problem.cap, trading_cost=model)
+    layer = MarkowitzAllocator(
+        problem.n, max_weight=problem.cap, trading_cost=model, settings=QPSettings(kernel=kernel)
+    )
 
     def run() -> object:
         mu = problem.mu.clone().requires_grad_(True)
@@ -115,15 +123,23 @@ def measure(
     problem = make_problem(batch, n)
     prev = held_before(problem)
     kappas = {m: rates(problem, levels[m]) for m in MODELS}
+    vectorised = "plain, vectorised"
     fns = {"plain": contender(problem, None, prev, kappas["quadratic"])}
+    fns[vectorised] = contender(problem, None, prev, kappas["quadratic"], "vectorised")
     fns |= {m: contender(problem, m, prev, kappas[m]) for m in MODELS}
     timed = paired_rounds(fns, rounds=rounds, warmup=warmup, min_round_ms=20.0)
-    rows = [f"| {batch} x {n} | plain | - | {timed.cell('plain')} | 1 | - | - |"]
+    rows = [f"| {batch} x {n} | plain | - | {timed.cell('plain')} | 1 | "
+            f"{timed.ratio_cell('plain', vectorised)} | - | - |"]  # fmt: skip
+    rows.append(
+        f"| {batch} x {n} | {vectorised} | - | {timed.cell(vectorised)} | "
+        f"{timed.ratio_cell(vectorised, 'plain')} | 1 | - | - |"
+    )
     for m in MODELS:
         error, untraded = clarabel_error(problem, m, prev, kappas[m], check) if check else (0, 0)
         accuracy = f"{error:.1e}" if check else "-"
         share = f"{untraded:.0%}" if check else "-"
-        cells = [timed.cell(m), timed.ratio_cell(m, "plain"), accuracy, share]
+        cells = [timed.cell(m), timed.ratio_cell(m, "plain"), timed.ratio_cell(m, vectorised)]
+        cells += [accuracy, share]
         rows.append(f"| {batch} x {n} | {m} | {levels[m]:g} | {' | '.join(cells)} |")
     return rows
 
@@ -154,12 +170,13 @@ def main(argv: list[str] | None = None) -> str:
     text = "\n".join(
         [
             f"Command: `{command_line('benchmarks.bench_trading_costs', argv)}`",
-            f"Machine: {machine()}; {rounds} paired rounds (plain, quadratic, "
+            f"Machine: {machine()}; {rounds} paired rounds (plain, plain vectorised, quadratic, "
             f"proportional) after {args.warmup} warm-up calls each.",
             "",
             "| batch x assets | layer | kappa (per-asset, x0.5-1.5) | median ms | "
-            "time / plain: median (range) | max abs(w - w_Clarabel) | held assets untraded |",
-            "|---|---|---|---|---|---|---|",
+            "time / plain: median (range) | time / plain, vectorised: median (range) | "
+            "max abs(w - w_Clarabel) | held assets untraded |",
+            "|---|---|---|---|---|---|---|---|",
             *rows,
         ]
     )

@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "allocators": ["benchmarks.bench_allocators"],
     "qp_scaling": ["benchmarks.bench_qp_scaling"],
     "qp_load": ["benchmarks.bench_qp_load"],
+    "qp_warm_start": ["benchmarks.bench_qp_warm_start"],
     "qp_robustness": ["benchmarks.bench_qp_robustness"],
     "trading_costs": ["benchmarks.bench_trading_costs"],
     "networks": ["benchmarks.bench_networks"],

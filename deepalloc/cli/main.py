@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from deepalloc._memory import retain_freed_memory
 from deepalloc._version import __version__
 from deepalloc.cli import commands
 from deepalloc.cli.commands import CommandError
@@ -248,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
         except SystemExit as stop:  # --help, --version or an argument error
             return stop.code if isinstance(stop.code, int) else EXIT_ERROR
+        # this process is the command's own: training steps reuse freed memory
+        retain_freed_memory()
         return int(args.func(args))
     except KeyboardInterrupt:
         print("deepalloc: interrupted", file=sys.stderr, flush=True)

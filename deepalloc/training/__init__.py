@@ -6,8 +6,11 @@ callbacks (:mod:`~deepalloc.training.callbacks`: early stopping, progress, user 
 checkpoints (:mod:`~deepalloc.training.checkpoint`), loggers
 (:mod:`~deepalloc.training.loggers`), optimizer and penalty objects
 (:mod:`~deepalloc.training.optim`) and inference (:mod:`~deepalloc.training.predict`).
+:func:`retain_freed_memory` makes CPU training steps reuse freed memory (glibc), which
+halved a recurrent network's step in ``benchmarks/RESULTS.md``.
 """
 
+from deepalloc._memory import retain_freed_memory
 from deepalloc.training.callbacks import Callback, EarlyStopping, ProgressBar
 from deepalloc.training.checkpoint import (
     Checkpoint,
@@ -39,5 +42,6 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "predict",
+    "retain_freed_memory",
     "save_checkpoint",
 ]
