@@ -28,7 +28,15 @@ from functools import partial
 import pandas as pd
 import torch
 
-from benchmarks.harness import command_line, emit, machine, markdown_table, paired_rounds
+from benchmarks.harness import (
+    add_retain_memory_flag,
+    apply_retain_memory_flag,
+    command_line,
+    emit,
+    machine,
+    markdown_table,
+    paired_rounds,
+)
 from deepalloc.allocators import MarkowitzAllocator, SoftmaxAllocator, SparsemaxAllocator
 
 SIZES = [(32, 10), (32, 50), (32, 100), (32, 250), (256, 50)]
@@ -274,7 +282,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--output", default=None)
+    add_retain_memory_flag(parser)
     args = parser.parse_args(argv)
+    memory = apply_retain_memory_flag(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     rounds = args.rounds or (3 if args.quick else 7)
@@ -291,7 +301,7 @@ def main(argv: list[str] | None = None) -> str:
     if args.part == "layers":
         text = bench_layers(args.quick, args.device, rounds)
     else:
-        text = bench_training(rounds)
+        text = bench_training(rounds) + f"\n\nMemory: {memory}."
     text = f"Command: `{command_line('benchmarks.bench_deepdow', argv)}`\n" + text
     emit("\n" + text, args.output)
     return text

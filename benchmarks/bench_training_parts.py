@@ -29,6 +29,8 @@ import torch
 
 from benchmarks.bench_deepdow import _synthetic
 from benchmarks.harness import (
+    add_retain_memory_flag,
+    apply_retain_memory_flag,
     command_line,
     emit,
     fmt_ms,
@@ -106,7 +108,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--quick", action="store_true", help="3 rounds, to check the script")
     parser.add_argument("--output", default=None)
+    add_retain_memory_flag(parser)
     args = parser.parse_args(argv)
+    memory = apply_retain_memory_flag(args)
     if args.quick:
         args.rounds = 3
     if args.threads:
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> str:
             f"Command: `{command_line('benchmarks.bench_training_parts', argv)}`",
             f"Machine: {machine()}; load average (1/5/15 min) {load_before} before, "
             + "/".join(f"{v:.1f}" for v in os.getloadavg())
-            + f" after; {args.rounds} paired rounds after 3 warm-up calls each",
+            + f" after; {args.rounds} paired rounds after 3 warm-up calls each; {memory}",
             "",
             *lines,
         ]

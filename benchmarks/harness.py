@@ -14,6 +14,7 @@ remaining rounds; the others go on.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import platform
@@ -278,6 +279,26 @@ def markdown_table(frame: pd.DataFrame) -> str:
         "| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
     ]
     return "\n".join(lines)
+
+
+def add_retain_memory_flag(parser: argparse.ArgumentParser) -> None:
+    """``--retain-memory``: call :func:`deepalloc.training.retain_freed_memory` first."""
+    parser.add_argument(
+        "--retain-memory",
+        action="store_true",
+        help="keep freed memory in the process (deepalloc.training.retain_freed_memory)",
+    )
+
+
+def apply_retain_memory_flag(args: argparse.Namespace) -> str:
+    """Apply ``--retain-memory``; a phrase for the machine line."""
+    if not args.retain_memory:
+        return "freed memory returned to the system (glibc's default)"
+    from deepalloc._memory import retain_freed_memory
+
+    if not retain_freed_memory():
+        raise RuntimeError("--retain-memory: expected glibc's mallopt, got none")
+    return "freed memory kept (retain_freed_memory)"
 
 
 def machine() -> str:
