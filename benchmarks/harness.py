@@ -171,8 +171,9 @@ def paired_rounds(
         Untimed calls of each contender before the first round (at least 1).
     min_round_ms
         A contender faster than this is called several times per round, so that its
-        round lasts about this long (the count comes from its slowest warm-up call,
-        so it never shrinks a round below one call); times are per call.
+        round lasts about this long (the count comes from the median of its warm-up
+        calls, so that a slow first call, which may load or compile code, does not
+        leave it at one call a round); times are per call.
     device
         Device whose queue is synchronised before and after each timed round.
     clock
@@ -189,11 +190,11 @@ def paired_rounds(
     result = PairedTimes(times={}, calls={})
     for name, fn in contenders.items():
         try:
-            slowest = max(_timed(fn, 1, sync, clock) for _ in range(warmup))
+            typical = median([_timed(fn, 1, sync, clock) for _ in range(warmup)])
         except Exception as exc:  # a crashing solver is a result, not the end of the run
             result.errors[name] = _short_error(exc)
             continue
-        calls = 1 if slowest <= 0 else max(1, math.ceil(min_round_ms / slowest))
+        calls = 1 if typical <= 0 else max(1, math.ceil(min_round_ms / typical))
         result.calls[name] = calls
         result.times[name] = []
     names = list(result.times)
