@@ -215,25 +215,142 @@ def _solve_working_set(p, q, lo, up, total, state, x, idx, m, z, y):
 
 
 @_jit
+def _warm_start(P, qs, lo, up, total, near_lo, near_up, steps, check_every, x, v, y, xn, w, breaks, pattern):  # fmt: skip
+    """Stage 1 into ``x``: the projection of ``q / L``, then up to ``steps`` FISTA steps,
+    stopped when the pattern of bound coordinates is the same at two checks."""
+    n = x.shape[0]
+    lipschitz = _largest_eigenvalue(P, v, w)
+    for i in range(n):
+        y[i] = qs[i] / lipschitz
+    _project(y, lo, up, total, breaks, x)
+    v[:] = x
+    t = 1.0
+    _pattern(x, near_lo, near_up, pattern)
+    for step in range(1, steps + 1):
+        _matvec(P, v, w)
+        for i in range(n):
+            y[i] = v[i] + (qs[i] - w[i]) / lipschitz
+        _project(y, lo, up, total, breaks, xn)
+        t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
+        c = (t - 1.0) / t_new
+        for i in range(n):
+            v[i] = xn[i] + c * (xn[i] - x[i])
+            x[i] = xn[i]
+        t = t_new
+        if step % check_every == 0 and _pattern(x, near_lo, near_up, pattern):
+            break
+
+
+@_jit
+def _bound_sets(P, qs, total, x, at_lower, at_upper, state, w):
+    """``state`` from the coordinates of ``x`` marked at their lower or upper bound,
+    keeping one free (:func:`_release`, with the utilities ``q - P x``)."""
+    n = x.shape[0]
+    sum_x = 0.0
+    for i in range(n):
+        state[i] = LOWER if at_lower[i] and not at_upper[i] else FREE
+        state[i] = UPPER if at_upper[i] and not at_lower[i] else state[i]
+        sum_x += x[i]
+    _matvec(P, x, w)
+    for i in range(n):
+        w[i] = qs[i] - w[i]
+    _release(state, w, total - sum_x)
+
+
+@_jit
+def _pdas(P, qs, lo, up, total, lo_ok, up_ok, tol_scale, steps, state, new_state, x, w, grad, free, idx, m, z, y):  # fmt: skip
+    """Stage 2: up to ``steps`` primal-dual active-set steps from the sets ``state``;
+    ``x`` and ``free`` are the last working set's solution and free coordinates.
+    Returns the status and the steps taken."""
+    n = x.shape[0]
+    for it in range(1, steps + 1):
+        nu, ok = _solve_working_set(P, qs, lo, up, total, state, x, idx, m, z, y)
+        if not ok:
+            return SINGULAR, it
+        _matvec(P, x, w)
+        fixed_sum, any_free, residual, feasible, same = 0.0, False, 0.0, True, True
+        for i in range(n):
+            grad[i] = w[i] - qs[i] + nu
+            newton = x[i] - grad[i] / max(P[i, i], TINY)
+            new_state[i] = LOWER if newton < lo[i] else (UPPER if newton > up[i] else FREE)
+            if new_state[i] == FREE:
+                any_free = True
+                fixed_sum += x[i]
+            else:
+                fixed_sum += lo[i] if new_state[i] == LOWER else up[i]
+            if state[i] == FREE:
+                residual = max(residual, abs(grad[i]))
+            feasible = feasible and lo_ok[i] <= x[i] <= up_ok[i]
+        if not any_free:
+            for i in range(n):
+                w[i] = nu - grad[i]
+            _release(new_state, w, total - fixed_sum)
+        for i in range(n):
+            same = same and new_state[i] == state[i]
+            free[i] = state[i] == FREE
+        if same and feasible and residual <= tol_scale:
+            return CONVERGED, it
+        state[:] = new_state
+    return UNCONVERGED, steps
+
+
+@_jit
+def _primal(P, qs, lo, up, total, tol_scale, steps, state, x, target, w, idx, m, z, y):  # fmt: skip
+    """Stage 3: up to ``steps`` primal active-set steps from the feasible ``x`` and its
+    sets ``state`` (:func:`~deepalloc.allocators.qp_primal.primal_active_set`). Returns
+    the status and the steps taken."""
+    n = x.shape[0]
+    for it in range(1, steps + 1):
+        nu, ok = _solve_working_set(P, qs, lo, up, total, state, target, idx, m, z, y)
+        if not ok:
+            return SINGULAR, it
+        free_count = 0
+        for i in range(n):
+            free_count += state[i] == FREE
+        # ratio test: the last free coordinate cannot move (the budget holds it)
+        step, block = np.inf, 0
+        for i in range(n):
+            d = target[i] - x[i]
+            if state[i] != FREE or free_count < 2 or d == 0.0:
+                continue
+            ratio = max(((lo[i] if d < 0 else up[i]) - x[i]) / d, 0.0)
+            if ratio < step:
+                step, block = ratio, i
+        if step < 1.0:  # the first bound met joins the set
+            to_lower = target[block] < x[block]
+            for i in range(n):
+                x[i] = min(max(x[i] + step * (target[i] - x[i]), lo[i]), up[i])
+            x[block] = lo[block] if to_lower else up[block]
+            state[block] = LOWER if to_lower else UPPER
+            continue
+        x[:] = target
+        # at the target: release the bound whose multiplier has the wrong sign the most
+        _matvec(P, target, w)
+        worst, worst_value = 0, 0.0
+        for i in range(n):
+            g = w[i] - qs[i] + nu
+            wrong = -g if state[i] == LOWER else (g if state[i] == UPPER else 0.0)
+            if wrong > worst_value or i == 0:
+                worst, worst_value = i, wrong
+        if worst_value <= tol_scale:
+            return CONVERGED, it
+        state[worst] = FREE
+    return UNCONVERGED, steps
+
+
+@_jit
 def solve_batch(
     p, q, totals, lower, upper, warm_steps, check_every, fallback_after, max_iter, tol, eps,
     x_out, free_out, iterations, status,
 ):  # fmt: skip
     """Solve every sample (see :mod:`deepalloc.allocators.qp_compiled`); writes
-    ``x_out``, ``free_out``, ``iterations`` and ``status`` (0 converged, 1 not within
-    ``max_iter``, 2 singular)."""
+    ``x_out``, ``free_out``, ``iterations`` and ``status`` (:data:`CONVERGED`,
+    :data:`UNCONVERGED` within ``max_iter``, :data:`SINGULAR`)."""
     b, n = q.shape
     near_eps = max(BOUND_NEAR, 4.0 * eps)
     slack_eps = max(BOUND_SLACK, 10.0 * eps)
-    pdas_iter = min(fallback_after, max_iter)
-    x, v, y, xn, w, grad = (
-        np.empty(n),
-        np.empty(n),
-        np.empty(n),
-        np.empty(n),
-        np.empty(n),
-        np.empty(n),
-    )
+    pdas_steps = min(fallback_after, max_iter)
+    x, v, y, xn, w, grad = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)  # fmt: skip
     near_lo, near_up, lo_ok, up_ok = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     z, yy, breaks, m = np.empty(n), np.empty(n), np.empty(2 * n), np.empty((n, n))
     idx, state = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
@@ -249,125 +366,27 @@ def solve_batch(
             lo_ok[i], up_ok[i] = lo[i] - slack, up[i] + slack
             big_q, big_p = max(big_q, abs(qs[i])), max(big_p, P[i, i])
         tol_scale = tol * (1.0 + big_q + big_p)
-        # 1. warm start: FISTA
-        lipschitz = _largest_eigenvalue(P, v, w)
-        for i in range(n):
-            y[i] = qs[i] / lipschitz
-        _project(y, lo, up, total, breaks, x)
-        v[:] = x
-        t = 1.0
-        _pattern(x, near_lo, near_up, pattern)
-        for fista_step in range(1, warm_steps + 1):
-            _matvec(P, v, w)
-            for i in range(n):
-                y[i] = v[i] + (qs[i] - w[i]) / lipschitz
-            _project(y, lo, up, total, breaks, xn)
-            t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-            c = (t - 1.0) / t_new
-            for i in range(n):
-                v[i] = xn[i] + c * (xn[i] - x[i])
-                x[i] = xn[i]
-            t = t_new
-            if fista_step % check_every == 0 and _pattern(x, near_lo, near_up, pattern):
-                break
-        sum_x = 0.0
-        for i in range(n):
-            lower_hit, upper_hit = x[i] <= near_lo[i], x[i] >= near_up[i]
-            state[i] = LOWER if lower_hit and not upper_hit else FREE
-            state[i] = UPPER if upper_hit and not lower_hit else state[i]
-            sum_x += x[i]
-        _matvec(P, x, w)
-        for i in range(n):
-            grad[i] = qs[i] - w[i]
-        _release(state, grad, total - sum_x)
-        # 2. primal-dual active-set steps
-        status[s] = UNCONVERGED
-        for it in range(1, pdas_iter + 1):
-            nu, ok = _solve_working_set(P, qs, lo, up, total, state, x, idx, m, z, yy)
-            if not ok:
-                status[s] = SINGULAR
-                break
-            _matvec(P, x, w)
-            fixed_sum = 0.0
-            any_free = False
-            residual = 0.0
-            feasible = True
-            same = True
-            for i in range(n):
-                grad[i] = w[i] - qs[i] + nu
-                newton = x[i] - grad[i] / max(P[i, i], TINY)
-                new_state[i] = LOWER if newton < lo[i] else (UPPER if newton > up[i] else FREE)
-                if new_state[i] == FREE:
-                    any_free = True
-                    fixed_sum += x[i]
-                else:
-                    fixed_sum += lo[i] if new_state[i] == LOWER else up[i]
-                if state[i] == FREE:
-                    residual = max(residual, abs(grad[i]))
-                feasible = feasible and lo_ok[i] <= x[i] <= up_ok[i]
-            if not any_free:
-                for i in range(n):
-                    w[i] = nu - grad[i]
-                _release(new_state, w, total - fixed_sum)
-            for i in range(n):
-                same = same and new_state[i] == state[i]
-                free_out[s, i] = state[i] == FREE
-            if same and feasible and residual <= tol_scale:
-                status[s], iterations[s] = CONVERGED, it
-                break
-            state[:] = new_state
-        if status[s] != UNCONVERGED:
-            x_out[s] = x
-            continue
-        # 3. primal active-set method from the projected point
-        _project(x, lo, up, total, breaks, xn)
-        x[:] = xn
-        sum_x = 0.0
-        for i in range(n):
-            state[i] = LOWER if x[i] <= lo[i] else (UPPER if x[i] >= up[i] else FREE)
-            sum_x += x[i]
-        _matvec(P, x, w)
-        for i in range(n):
-            grad[i] = qs[i] - w[i]
-        _release(state, grad, total - sum_x)
-        for extra in range(1, max_iter - pdas_iter + 1):
-            nu, ok = _solve_working_set(P, qs, lo, up, total, state, xn, idx, m, z, yy)
-            if not ok:
-                status[s] = SINGULAR
-                break
-            free_count = 0
-            for i in range(n):
-                free_count += state[i] == FREE
-            step, block = np.inf, 0
-            for i in range(n):
-                d = xn[i] - x[i]
-                if state[i] != FREE or free_count < 2 or d == 0.0:
-                    continue
-                ratio = max(((lo[i] if d < 0 else up[i]) - x[i]) / d, 0.0)
-                if ratio < step:
-                    step, block = ratio, i
-            _matvec(P, xn, w)
-            worst, worst_value = 0, 0.0
-            for i in range(n):
-                g = w[i] - qs[i] + nu
-                wrong = -g if state[i] == LOWER else (g if state[i] == UPPER else 0.0)
-                if wrong > worst_value or i == 0:
-                    worst, worst_value = i, wrong
-            if step < 1.0:
-                to_lower = xn[block] < x[block]
-                for i in range(n):
-                    x[i] = min(max(x[i] + step * (xn[i] - x[i]), lo[i]), up[i])
-                x[block] = lo[block] if to_lower else up[block]
-                state[block] = LOWER if to_lower else UPPER
-                continue
+        _warm_start(
+            P, qs, lo, up, total, near_lo, near_up, warm_steps, check_every,
+            x, v, y, xn, w, breaks, pattern,
+        )  # fmt: skip
+        _bound_sets(P, qs, total, x, x <= near_lo, x >= near_up, state, w)
+        status[s], iterations[s] = _pdas(
+            P, qs, lo, up, total, lo_ok, up_ok, tol_scale, pdas_steps,
+            state, new_state, x, w, grad, free_out[s], idx, m, z, yy,
+        )  # fmt: skip
+        if status[s] == UNCONVERGED:  # from the projected point, on the exact bounds
+            _project(x, lo, up, total, breaks, xn)
             x[:] = xn
-            if worst_value <= tol_scale:
-                status[s], iterations[s] = CONVERGED, pdas_iter + extra
-                break
-            state[worst] = FREE
+            _bound_sets(P, qs, total, x, x <= lo, (x >= up) & (x > lo), state, w)
+            status[s], extra = _primal(
+                P, qs, lo, up, total, tol_scale, max_iter - pdas_steps,
+                state, x, xn, w, idx, m, z, yy,
+            )  # fmt: skip
+            iterations[s] += extra
+            for i in range(n):
+                free_out[s, i] = state[i] == FREE
         x_out[s] = x
-        for i in range(n):
-            free_out[s, i] = state[i] == FREE
 
 
 @_jit
