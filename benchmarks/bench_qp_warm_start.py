@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> str:
             fns[k] = work(_solve(layer, problem), problem)
             result = qp_compiled.solve(
                 p.numpy(), problem.mu.numpy(), problem.mu.new_ones(batch, 1).numpy(),
-                bounds[0].numpy(), bounds[1].numpy(), warm_steps=k, check_every=4,
+                bounds[0].numpy(), bounds[1].numpy(), warm_steps=k, fallback_warm_steps=10,
+                check_every=4,
                 fallback_after=8, max_iter=500, tol=1e-9, eps=2.2e-16,
             )  # fmt: skip
             steps_taken[k] = (result.iterations.mean(), int(result.iterations.max()))

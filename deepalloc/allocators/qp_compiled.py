@@ -5,7 +5,8 @@ pass of :mod:`deepalloc.allocators.qp_solver` spends most of its time in the fix
 of each array operation, not in arithmetic: a FISTA step is about twenty operations
 whatever the batch. The same three stages compiled into one loop over the samples run
 without that cost, so where ``numba`` is installed (the ``fast`` extra) and the problem
-has one budget group and no kinks, the solver runs them here instead
+has one budget group (with or without the kinks of proportional trading costs,
+:mod:`deepalloc.allocators.qp_kinks`), the solver runs them here instead
 (``QPSettings.kernel``, :mod:`deepalloc.allocators.qp_solver`).
 
 Every sample takes, on its own:
@@ -51,11 +52,13 @@ def available() -> bool:
 
 class KernelResult(NamedTuple):
     """Solutions ``x`` (batch, n) float64, free coordinates of the final sets ``free``
-    (batch, n) bool, steps taken ``iterations`` (batch,) and ``status`` (batch,):
-    :data:`CONVERGED`, :data:`UNCONVERGED` or :data:`SINGULAR`."""
+    (batch, n) bool, with kinks which coordinates are above their kink ``above``
+    (batch, n; else ``None``), steps taken ``iterations`` (batch,) and ``status``
+    (batch,): :data:`CONVERGED`, :data:`UNCONVERGED` or :data:`SINGULAR`."""
 
     x: np.ndarray
     free: np.ndarray
+    above: np.ndarray | None
     iterations: np.ndarray
     status: np.ndarray
 
@@ -68,14 +71,17 @@ def solve(
     upper: np.ndarray,
     *,
     warm_steps: int,
+    fallback_warm_steps: int,
     check_every: int,
     fallback_after: int,
     max_iter: int,
     tol: float,
     eps: float,
+    kink: np.ndarray | None = None,
+    kappa: np.ndarray | None = None,
 ) -> KernelResult:
-    """Solve ``min 1/2 x'Px - q'x`` s.t. ``sum(x) = total``, ``lower <= x <= upper`` for
-    every sample.
+    """Solve ``min 1/2 x'Px - q'x (+ sum_i kappa_i |x_i - kink_i|)`` s.t.
+    ``sum(x) = total``, ``lower <= x <= upper`` for every sample.
 
     Parameters
     ----------
@@ -87,10 +93,14 @@ def solve(
         (batch, 1), feasible.
     warm_steps, check_every, fallback_after, max_iter
         As in :class:`~deepalloc.allocators.qp_solver.QPSettings`.
+    fallback_warm_steps
+        With kinks, the proximal gradient steps before the primal fallback.
     tol
         Tolerance on the scaled KKT residual (already floored for the dtype).
     eps
         Machine epsilon of the inputs' dtype (sets the bound slacks).
+    kink, kappa
+        Optional (batch, n): kinks within the bounds and their rates (>= 0).
 
     Returns
     -------
@@ -98,16 +108,19 @@ def solve(
     """
     f64 = np.float64
     args = [np.ascontiguousarray(a, dtype=f64) for a in (p, q, totals[:, 0], lower, upper)]
+    kinked = kink is not None and kappa is not None
+    costs = [np.ascontiguousarray(a, dtype=f64) if kinked else None for a in (kink, kappa)]
     b, n = q.shape
     x = np.empty((b, n), dtype=f64)
     free = np.empty((b, n), dtype=np.bool_)
+    above = np.zeros((b, n), dtype=np.bool_)
     iterations = np.zeros(b, dtype=np.int64)
     status = np.zeros(b, dtype=np.int64)
     _kernels().solve_batch(
-        *args, warm_steps, check_every, fallback_after, max_iter, tol, eps,
-        x, free, iterations, status,
+        *args, *costs, warm_steps, fallback_warm_steps, check_every, fallback_after,
+        max_iter, tol, eps, x, free, above, iterations, status,
     )  # fmt: skip
-    return KernelResult(x, free, iterations, status)
+    return KernelResult(x, free, above if kinked else None, iterations, status)
 
 
 class CompiledKKT:

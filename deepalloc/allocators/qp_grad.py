@@ -56,7 +56,7 @@ def final_kkt(
     or a new factorisation (compact, so cheap: few coordinates are free)."""
     if kkt is not None:
         return kkt
-    if settings.compiles(p[:, 0], groups, kinked=False):
+    if settings.compiles(p[:, 0], groups):
         return CompiledKKT(p, free)
     return ReducedKKT.factor(p, free, groups)[0]
 

@@ -24,39 +24,62 @@ _jit = njit(cache=True, nogil=True)
 
 
 @_jit
-def _clipped_sum(z, lo, up, tau):
-    """``sum(clip(z - tau, lo, up))``."""
+def _moved(z, lo, up, kink, width, tau, i):
+    """Coordinate ``i`` of the projection for the threshold ``tau``:
+    ``clip(z - tau, lo, up)``, with kinks ``clip(kink + soft(z - tau - kink, width),
+    lo, up)`` (``kink is None``: no kinks; numba compiles each case on its own)."""
+    u = z[i] - tau
+    if kink is not None:
+        d = u - kink[i]
+        u = kink[i] + max(d - width[i], 0.0) + min(d + width[i], 0.0)
+    return min(max(u, lo[i]), up[i])
+
+
+@_jit
+def _moved_sum(z, lo, up, kink, width, tau):
     s = 0.0
     for i in range(z.shape[0]):
-        s += min(max(z[i] - tau, lo[i]), up[i])
+        s += _moved(z, lo, up, kink, width, tau, i)
     return s
 
 
 @_jit
-def _project(z, lo, up, total, breaks, out):
-    """``out = clip(z - tau, lo, up)`` with ``sum(out) = total``: ``g(tau)``, the sum, is
-    piecewise linear and non-increasing with breakpoints ``z - up`` and ``z - lo``;
-    bisection over the sorted breakpoints finds the piece where it crosses ``total``, on
-    which ``tau`` is exact by interpolation. O(n log n)."""
+def _project(z, lo, up, kink, width, total, breaks, out):
+    """:class:`~deepalloc.allocators.qp_warm.GroupProjector` for one sample:
+    ``out_i = _moved(tau)`` with ``sum(out) = total``. The sum is piecewise linear and
+    non-increasing in ``tau`` with breakpoints ``z - up``, ``z - lo`` (with kinks
+    ``z - up - width``, ``z - lo + width`` and ``z - kink -+ width``); bisection over the sorted breakpoints finds the piece where
+    it crosses ``total``, on which ``tau`` is exact by interpolation. O(n log n)."""
     n = z.shape[0]
-    for i in range(n):
-        breaks[i] = z[i] - up[i]
-        breaks[n + i] = z[i] - lo[i]
-    breaks.sort()
-    a, b = 0, 2 * n - 1
-    ga, gb = _clipped_sum(z, lo, up, breaks[a]), _clipped_sum(z, lo, up, breaks[b])
+    count = 2 * n
+    if kink is None:
+        for i in range(n):
+            breaks[i] = z[i] - up[i]
+            breaks[n + i] = z[i] - lo[i]
+    else:  # the soft threshold shifts the clipping points by the width
+        for i in range(n):
+            breaks[i] = z[i] - up[i] - width[i]
+            breaks[n + i] = z[i] - lo[i] + width[i]
+            breaks[2 * n + i] = z[i] - kink[i] - width[i]
+            breaks[3 * n + i] = z[i] - kink[i] + width[i]
+        count = 4 * n
+    points = breaks[:count]
+    points.sort()
+    a, b = 0, count - 1
+    ga = _moved_sum(z, lo, up, kink, width, points[a])
+    gb = _moved_sum(z, lo, up, kink, width, points[b])
     while b - a > 1:
         m = (a + b) // 2
-        gm = _clipped_sum(z, lo, up, breaks[m])
+        gm = _moved_sum(z, lo, up, kink, width, points[m])
         if gm >= total:
             a, ga = m, gm
         else:
             b, gb = m, gm
-    tau = breaks[a]
+    tau = points[a]
     if ga > gb:
-        tau += (ga - total) * (breaks[b] - breaks[a]) / (ga - gb)
+        tau += (ga - total) * (points[b] - points[a]) / (ga - gb)
     for i in range(n):
-        out[i] = min(max(z[i] - tau, lo[i]), up[i])
+        out[i] = _moved(z, lo, up, kink, width, tau, i)
 
 
 @_jit
@@ -91,12 +114,14 @@ def _largest_eigenvalue(p, v, w):
 
 
 @_jit
-def _pattern(x, near_lo, near_up, out):
-    """1 at the lower bound, -1 at the upper bound, 0 free; whether ``out`` was already
-    that pattern."""
+def _pattern(x, near_lo, near_up, kink, near, out):
+    """1 at the lower bound, -1 at the upper bound, 0 free, plus 2 at a kink; whether
+    ``out`` was already that pattern."""
     same = True
     for i in range(x.shape[0]):
         code = (1 if x[i] <= near_lo[i] else 0) - (1 if x[i] >= near_up[i] else 0)
+        if kink is not None and abs(x[i] - kink[i]) <= near[i]:
+            code += 2
         same = same and code == out[i]
         out[i] = code
     return same
@@ -120,6 +145,40 @@ def _release(state, utility, deficit):
             if utility[i] < worst_u:
                 worst, worst_u = i, utility[i]
     state[best if deficit > 0 or not any_upper else worst] = FREE
+
+
+@_jit
+def _release_kinked(state, above, utility, kappa, deficit):
+    """:func:`~deepalloc.allocators.qp_kkt.keep_one_free_kinked` for one group, on
+    segment sets (a coordinate at its kink is ``UPPER`` and not ``above``): when every
+    coordinate is bound, free the most useful one that can rise if the group is short
+    of its budget (a kink released upwards moves to the segment above), else the least
+    useful one that can fall."""
+    n = state.shape[0]
+    rise_i, rise_v, fall_i, fall_v = 0, -np.inf, 0, np.inf
+    for i in range(n):
+        if state[i] == FREE:
+            return
+        at_kink = state[i] == UPPER and not above[i]
+        rise = -np.inf
+        if state[i] == LOWER:
+            rise = utility[i] + kappa[i]
+        elif at_kink:
+            rise = utility[i] - kappa[i]
+        fall = np.inf
+        if state[i] == UPPER and above[i]:
+            fall = utility[i] - kappa[i]
+        elif at_kink:
+            fall = utility[i] + kappa[i]
+        if rise > rise_v:
+            rise_i, rise_v = i, rise
+        if fall < fall_v:
+            fall_i, fall_v = i, fall
+    use_rise = (deficit > 0 and rise_v > -np.inf) or not fall_v < np.inf
+    pick = rise_i if use_rise else fall_i
+    if use_rise and state[pick] == UPPER and not above[pick]:
+        above[pick] = True
+    state[pick] = FREE
 
 
 @_jit
@@ -215,29 +274,32 @@ def _solve_working_set(p, q, lo, up, total, state, x, idx, m, z, y):
 
 
 @_jit
-def _warm_start(P, qs, lo, up, total, near_lo, near_up, steps, check_every, x, v, y, xn, w, breaks, pattern):  # fmt: skip
-    """Stage 1 into ``x``: the projection of ``q / L``, then up to ``steps`` FISTA steps,
-    stopped when the pattern of bound coordinates is the same at two checks."""
+def _warm_start(P, qs, lo, up, kink, kappa, total, near_lo, near_up, near, steps, check_every, from_x, x, v, y, xn, w, width, breaks, pattern):  # fmt: skip
+    """Stage 1 into ``x``: the projection of ``q / L`` (or, with ``from_x``, of ``x``),
+    then up to ``steps`` FISTA steps, stopped when the pattern of bound coordinates is
+    the same at two checks; with kinks, proximal steps of ``kappa |x - kink|``."""
     n = x.shape[0]
     lipschitz = _largest_eigenvalue(P, v, w)
     for i in range(n):
-        y[i] = qs[i] / lipschitz
-    _project(y, lo, up, total, breaks, x)
+        y[i] = x[i] if from_x else qs[i] / lipschitz
+        if kink is not None:
+            width[i] = kappa[i] / lipschitz
+    _project(y, lo, up, kink, width, total, breaks, x)
     v[:] = x
     t = 1.0
-    _pattern(x, near_lo, near_up, pattern)
+    _pattern(x, near_lo, near_up, kink, near, pattern)
     for step in range(1, steps + 1):
         _matvec(P, v, w)
         for i in range(n):
             y[i] = v[i] + (qs[i] - w[i]) / lipschitz
-        _project(y, lo, up, total, breaks, xn)
+        _project(y, lo, up, kink, width, total, breaks, xn)
         t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
         c = (t - 1.0) / t_new
         for i in range(n):
             v[i] = xn[i] + c * (xn[i] - x[i])
             x[i] = xn[i]
         t = t_new
-        if step % check_every == 0 and _pattern(x, near_lo, near_up, pattern):
+        if step % check_every == 0 and _pattern(x, near_lo, near_up, kink, near, pattern):
             break
 
 
@@ -323,7 +385,8 @@ def _primal(P, qs, lo, up, total, tol_scale, steps, state, x, target, w, idx, m,
             x[block] = lo[block] if to_lower else up[block]
             state[block] = LOWER if to_lower else UPPER
             continue
-        x[:] = target
+        for i in range(n):
+            x[i] = min(max(target[i], lo[i]), up[i])
         # at the target: release the bound whose multiplier has the wrong sign the most
         _matvec(P, target, w)
         worst, worst_value = 0, 0.0
@@ -339,54 +402,233 @@ def _primal(P, qs, lo, up, total, tol_scale, steps, state, x, target, w, idx, m,
 
 
 @_jit
+def _kinked_sets(P, qs, total, kink, kappa, x, at_lower, at_upper, at_kink, state, above, w):
+    """Segment sets of ``x`` (:mod:`deepalloc.allocators.qp_kinks`) from the coordinates
+    marked at their lower bound, upper bound or kink: a kink is the upper end of the
+    segment below it; one coordinate is released if all are bound."""
+    n = x.shape[0]
+    sum_x = 0.0
+    for i in range(n):
+        lower_end = at_lower[i] and not at_kink[i]
+        upper_end = (at_upper[i] and not at_kink[i]) or at_kink[i]
+        state[i] = LOWER if lower_end else (UPPER if upper_end else FREE)
+        above[i] = x[i] > kink[i] and not at_kink[i]
+        sum_x += x[i]
+    _matvec(P, x, w)
+    for i in range(n):
+        w[i] = qs[i] - w[i]
+    _release_kinked(state, above, w, kappa, total - sum_x)
+
+
+@_jit
+def _segments(qs, lo, up, kink, kappa, above, qv, lov, upv):
+    """The plain box QP on the current segments: below its kink a coordinate lives in
+    ``[lower, kink]`` with linear term ``q + kappa``, above it in ``[kink, upper]`` with
+    ``q - kappa``."""
+    for i in range(qs.shape[0]):
+        if above[i]:
+            qv[i], lov[i], upv[i] = qs[i] - kappa[i], kink[i], up[i]
+        else:
+            qv[i], lov[i], upv[i] = qs[i] + kappa[i], lo[i], kink[i]
+
+
+@_jit
+def _pdas_kinked(P, qs, lo, up, kink, kappa, total, slack, tol_scale, steps, state, above, new_state, new_above, x, w, qv, lov, upv, free, idx, m, z, y):  # fmt: skip
+    """Stage 2 with kinks (:func:`~deepalloc.allocators.qp_kinks.kinked_pdas_step`): the
+    next sets from where the Newton points ``x - g / P_ii`` land against the bounds and
+    the kink, widened by ``kappa / P_ii``. Returns the status and the steps taken."""
+    n = x.shape[0]
+    for it in range(1, steps + 1):
+        _segments(qs, lo, up, kink, kappa, above, qv, lov, upv)
+        nu, ok = _solve_working_set(P, qv, lov, upv, total, state, x, idx, m, z, y)
+        if not ok:
+            return SINGULAR, it
+        _matvec(P, x, w)
+        fixed_sum, any_free, residual, inside, same = 0.0, False, 0.0, True, True
+        for i in range(n):
+            g = w[i] - qs[i] + nu
+            inv = 1.0 / max(P[i, i], TINY)
+            u, width = x[i] - g * inv, kappa[i] * inv
+            below_lower, above_upper = u < lo[i] - width, u > up[i] + width
+            at_kink = kink[i] - width <= u <= kink[i] + width
+            # a segment of zero length (kink at a bound): its bound is the kink
+            at_kink = at_kink or (below_lower and lo[i] >= kink[i])
+            at_kink = at_kink or (above_upper and up[i] <= kink[i])
+            new_above[i] = u > kink[i] + width and not at_kink
+            if below_lower and not at_kink:
+                new_state[i], fixed_sum = LOWER, fixed_sum + lo[i]
+            elif at_kink:
+                new_state[i], fixed_sum = UPPER, fixed_sum + kink[i]
+            elif above_upper:
+                new_state[i], fixed_sum = UPPER, fixed_sum + up[i]
+            else:
+                new_state[i], fixed_sum, any_free = FREE, fixed_sum + x[i], True
+            if state[i] == FREE:
+                residual = max(residual, abs(g + kappa[i] if above[i] else g - kappa[i]))
+            inside = inside and lov[i] - slack[i] <= x[i] <= upv[i] + slack[i]
+        if not any_free:
+            for i in range(n):
+                w[i] = qs[i] - w[i]
+            _release_kinked(new_state, new_above, w, kappa, total - fixed_sum)
+        for i in range(n):
+            same = same and new_state[i] == state[i] and new_above[i] == above[i]
+            free[i] = state[i] == FREE
+        if same and inside and residual <= tol_scale:
+            return CONVERGED, it
+        state[:] = new_state
+        above[:] = new_above
+    return UNCONVERGED, steps
+
+
+@_jit
+def _primal_kinked(P, qs, lo, up, kink, kappa, total, tol_scale, steps, state, above, x, target, w, qv, lov, upv, idx, m, z, y):  # fmt: skip
+    """Stage 3 with kinks (:func:`~deepalloc.allocators.qp_kinks.kinked_primal_step`): a
+    step may also block at a kink, and a coordinate at its kink whose smooth gradient
+    leaves ``[-kappa, kappa]`` is released into the segment it moves to. Returns the
+    status and the steps taken."""
+    n = x.shape[0]
+    for it in range(1, steps + 1):
+        _segments(qs, lo, up, kink, kappa, above, qv, lov, upv)
+        nu, ok = _solve_working_set(P, qv, lov, upv, total, state, target, idx, m, z, y)
+        if not ok:
+            return SINGULAR, it
+        free_count = 0
+        for i in range(n):
+            free_count += state[i] == FREE
+        step, block = np.inf, 0
+        for i in range(n):
+            d = target[i] - x[i]
+            if state[i] != FREE or free_count < 2 or d == 0.0:
+                continue
+            ratio = max(((lov[i] if d < 0 else upv[i]) - x[i]) / d, 0.0)
+            if ratio < step:
+                step, block = ratio, i
+        if step < 1.0:  # the segment end met joins the set; a kink is an upper end
+            to_lower = target[block] < x[block]
+            for i in range(n):
+                x[i] = min(max(x[i] + step * (target[i] - x[i]), lov[i]), upv[i])
+            end = lov[block] if to_lower else upv[block]
+            x[block] = end
+            kink_hit = end == kink[block]
+            state[block] = LOWER if to_lower and not kink_hit else UPPER
+            above[block] = above[block] and not kink_hit
+            continue
+        for i in range(n):
+            x[i] = min(max(target[i], lov[i]), upv[i])
+        _matvec(P, target, w)
+        worst, worst_value, worst_up = 0, -np.inf, False
+        for i in range(n):
+            g = w[i] - qs[i] + nu
+            down, kink_down, kink_up = -np.inf, -np.inf, -np.inf
+            if state[i] == LOWER:
+                down = -(g - kappa[i])
+            elif state[i] == UPPER and above[i]:
+                down = g + kappa[i]
+            elif state[i] == UPPER:  # at its kink
+                if lo[i] < kink[i]:
+                    kink_down = g - kappa[i]
+                if kink[i] < up[i]:
+                    kink_up = -(g + kappa[i])
+            wrong = max(down, kink_down, kink_up)
+            if wrong > worst_value:
+                worst, worst_value = i, wrong
+                worst_up = kink_up >= max(down, kink_down)
+        if worst_value <= tol_scale:
+            return CONVERGED, it
+        if worst_up:
+            above[worst] = True
+        state[worst] = FREE
+    return UNCONVERGED, steps
+
+
+@_jit
 def solve_batch(
-    p, q, totals, lower, upper, warm_steps, check_every, fallback_after, max_iter, tol, eps,
-    x_out, free_out, iterations, status,
+    p, q, totals, lower, upper, kinks, kappas, warm_steps, fallback_warm_steps, check_every,
+    fallback_after, max_iter, tol, eps, x_out, free_out, above_out, iterations, status,
 ):  # fmt: skip
-    """Solve every sample (see :mod:`deepalloc.allocators.qp_compiled`); writes
-    ``x_out``, ``free_out``, ``iterations`` and ``status`` (:data:`CONVERGED`,
+    """Solve every sample (see :mod:`deepalloc.allocators.qp_compiled`), with the costs
+    ``kappa |x - kink|`` unless ``kinks`` is ``None``; writes ``x_out``, ``free_out``,
+    ``above_out`` (with kinks), ``iterations`` and ``status`` (:data:`CONVERGED`,
     :data:`UNCONVERGED` within ``max_iter``, :data:`SINGULAR`)."""
     b, n = q.shape
     near_eps = max(BOUND_NEAR, 4.0 * eps)
     slack_eps = max(BOUND_SLACK, 10.0 * eps)
     pdas_steps = min(fallback_after, max_iter)
     x, v, y, xn, w, grad = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)  # fmt: skip
-    near_lo, near_up, lo_ok, up_ok = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    z, yy, breaks, m = np.empty(n), np.empty(n), np.empty(2 * n), np.empty((n, n))
+    near_lo, near_up, near, slack = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    lo_ok, up_ok, width = np.empty(n), np.empty(n), np.empty(n)
+    qv, lov, upv = np.empty(n), np.empty(n), np.empty(n)
+    z, yy, breaks, m = np.empty(n), np.empty(n), np.empty(4 * n), np.empty((n, n))
     idx, state = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     new_state, pattern = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    above, new_above = np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)
     for s in range(b):
         P, qs, lo, up, total = p[s], q[s], lower[s], upper[s], totals[s]
+        # tests on the arguments themselves, which numba resolves when it compiles
+        if kinks is None:
+            kink, kappa = None, None
+        else:
+            kink, kappa = kinks[s], kappas[s]
         big_q, big_p = 0.0, 0.0
         for i in range(n):
             span = max(up[i] - lo[i], 0.0)
-            near_lo[i] = lo[i] + near_eps * (1.0 + span)
-            near_up[i] = up[i] - near_eps * (1.0 + span)
-            slack = slack_eps * (1.0 + abs(up[i] - lo[i]))
-            lo_ok[i], up_ok[i] = lo[i] - slack, up[i] + slack
+            near[i] = near_eps * (1.0 + span)
+            near_lo[i], near_up[i] = lo[i] + near[i], up[i] - near[i]
+            slack[i] = slack_eps * (1.0 + abs(up[i] - lo[i]))
+            lo_ok[i], up_ok[i] = lo[i] - slack[i], up[i] + slack[i]
             big_q, big_p = max(big_q, abs(qs[i])), max(big_p, P[i, i])
         tol_scale = tol * (1.0 + big_q + big_p)
         _warm_start(
-            P, qs, lo, up, total, near_lo, near_up, warm_steps, check_every,
-            x, v, y, xn, w, breaks, pattern,
+            P, qs, lo, up, kink, kappa, total, near_lo, near_up, near, warm_steps, check_every,
+            False, x, v, y, xn, w, width, breaks, pattern,
         )  # fmt: skip
-        _bound_sets(P, qs, total, x, x <= near_lo, x >= near_up, state, w)
-        status[s], iterations[s] = _pdas(
-            P, qs, lo, up, total, lo_ok, up_ok, tol_scale, pdas_steps,
-            state, new_state, x, w, grad, free_out[s], idx, m, z, yy,
-        )  # fmt: skip
-        if status[s] == UNCONVERGED:  # from the projected point, on the exact bounds
-            _project(x, lo, up, total, breaks, xn)
-            x[:] = xn
-            _bound_sets(P, qs, total, x, x <= lo, (x >= up) & (x > lo), state, w)
-            status[s], extra = _primal(
-                P, qs, lo, up, total, tol_scale, max_iter - pdas_steps,
-                state, x, xn, w, idx, m, z, yy,
+        at_lower, at_upper = x <= near_lo, x >= near_up
+        if kinks is None:
+            _bound_sets(P, qs, total, x, at_lower & ~at_upper, at_upper & ~at_lower, state, w)
+            status[s], iterations[s] = _pdas(
+                P, qs, lo, up, total, lo_ok, up_ok, tol_scale, pdas_steps,
+                state, new_state, x, w, grad, free_out[s], idx, m, z, yy,
             )  # fmt: skip
+        else:
+            at_kink = np.abs(x - kink) <= near
+            _kinked_sets(
+                P, qs, total, kink, kappa, x, at_lower & ~at_upper, at_upper & ~at_lower,
+                at_kink, state, above, w,
+            )  # fmt: skip
+            status[s], iterations[s] = _pdas_kinked(
+                P, qs, lo, up, kink, kappa, total, slack, tol_scale, pdas_steps, state, above,
+                new_state, new_above, x, w, qv, lov, upv, free_out[s], idx, m, z, yy,
+            )  # fmt: skip
+        if status[s] == UNCONVERGED:  # from the projected point, on the exact bounds
+            _project(x, lo, up, None, None, total, breaks, xn)
+            x[:] = xn
+            if kinks is None:
+                _bound_sets(P, qs, total, x, x <= lo, (x >= up) & (x > lo), state, w)
+                status[s], extra = _primal(
+                    P, qs, lo, up, total, tol_scale, max_iter - pdas_steps,
+                    state, x, xn, w, idx, m, z, yy,
+                )  # fmt: skip
+            else:
+                # proximal steps from there land exactly on kinks and bounds, so the
+                # primal method starts on (nearly) the final segments (issue 21)
+                _warm_start(
+                    P, qs, lo, up, kink, kappa, total, near_lo, near_up, near,
+                    fallback_warm_steps, check_every, True, x, v, y, xn, w, width, breaks,
+                    pattern,
+                )  # fmt: skip
+                _kinked_sets(
+                    P, qs, total, kink, kappa, x, x <= lo, x >= up, x == kink, state, above, w
+                )
+                status[s], extra = _primal_kinked(
+                    P, qs, lo, up, kink, kappa, total, tol_scale, max_iter - pdas_steps,
+                    state, above, x, xn, w, qv, lov, upv, idx, m, z, yy,
+                )  # fmt: skip
             iterations[s] += extra
             for i in range(n):
                 free_out[s, i] = state[i] == FREE
         x_out[s] = x
+        if kinks is not None:
+            above_out[s] = above
 
 
 @_jit

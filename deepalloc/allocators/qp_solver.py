@@ -75,8 +75,8 @@ class QPSettings:
         setting (:data:`deepalloc.allocators.qp.SINGLE_THREAD_WORK`); a positive
         integer sets the count for every call. The previous setting is restored after.
     kernel
-        How the forward pass runs on the CPU for problems with one budget group and no
-        kinks: ``"auto"`` (default) compiled per sample
+        How the forward pass runs on the CPU for problems with one budget group (with
+        or without kinks): ``"auto"`` (default) compiled per sample
         (:mod:`deepalloc.allocators.qp_compiled`) when numba is installed (the ``fast``
         extra), else vectorised; ``"compiled"`` requires numba (an error names the
         extra); ``"vectorised"`` never compiles. Other problems, devices and dtypes
@@ -131,16 +131,13 @@ class QPSettings:
             return self.warm_steps
         return 0 if compiled else 10
 
-    def compiles(
-        self, q: torch.Tensor, groups: int, kinked: bool, allow_numpy: bool = True
-    ) -> bool:
-        """Whether a problem with linear term ``q`` (batch, n), ``groups`` budget groups
-        and kinks or not runs on the compiled kernel (one group, no kinks, a CPU float
-        tensor, numba installed unless the setting is ``"vectorised"``)."""
+    def compiles(self, q: torch.Tensor, groups: int, allow_numpy: bool = True) -> bool:
+        """Whether a problem with linear term ``q`` (batch, n) and ``groups`` budget
+        groups runs on the compiled kernel (one group, a CPU float tensor, numba
+        installed unless the setting is ``"vectorised"``)."""
         return (
             self.kernel != "vectorised"
             and groups == 1
-            and not kinked
             and backend(q, allow_numpy) is NumpyOps
             and (self.kernel == "compiled" or qp_compiled.available())
         )
@@ -316,7 +313,7 @@ def _solve(
         a(p), a(q), a(totals), a(lower), a(upper), groups,
         a(kink) if kinked else None, a(kappa) if kinked else None,
     )  # fmt: skip
-    if settings.compiles(q, groups, kinked, allow_numpy):
+    if settings.compiles(q, groups, allow_numpy):
         return _solve_compiled(problem, settings)
     x, free, above, kkt, iterations = _solve_arrays(problem, settings)
     return QPSolution(
@@ -330,13 +327,14 @@ def _solve(
 
 def _solve_compiled(problem: BoxQP, settings: QPSettings) -> QPSolution:
     """:func:`_solve` by the compiled kernel (:mod:`deepalloc.allocators.qp_compiled`);
-    the backward pass factorises the final free set itself."""
+    the backward pass solves on the final free sets itself."""
     eps = finfo(problem.q).eps
     result = qp_compiled.solve(
         problem.p, problem.q, problem.totals, problem.lower, problem.upper,
-        warm_steps=settings.fista_steps(True), check_every=settings.check_every,
-        fallback_after=settings.fallback_after, max_iter=settings.max_iter,
-        tol=max(settings.tol, TOL_FLOOR_EPS * eps), eps=eps,
+        warm_steps=settings.fista_steps(True), fallback_warm_steps=settings.fista_steps(False),
+        check_every=settings.check_every, fallback_after=settings.fallback_after,
+        max_iter=settings.max_iter, tol=max(settings.tol, TOL_FLOOR_EPS * eps), eps=eps,
+        kink=problem.kink, kappa=problem.kappa,
     )  # fmt: skip
     singular = (result.status == qp_compiled.SINGULAR).nonzero()[0].tolist()
     if singular:
@@ -345,7 +343,8 @@ def _solve_compiled(problem: BoxQP, settings: QPSettings) -> QPSolution:
     if bad:
         raise _unconverged_error(settings, bad)
     x = torch.from_numpy(result.x.astype(problem.q.dtype, copy=False))
-    return QPSolution(x, torch.from_numpy(result.free), None, None, int(result.iterations.max()))
+    above = None if result.above is None else torch.from_numpy(result.above)
+    return QPSolution(x, torch.from_numpy(result.free), above, None, int(result.iterations.max()))
 
 
 def _solve_arrays(

@@ -205,3 +205,64 @@ def test_compiled_and_vectorised_gradients_agree():
     # the same active sets and linear systems, solved in another order of rounding
     torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-10, rtol=0)
     torch.testing.assert_close(grads[0][1], grads[1][1], atol=1e-10, rtol=0)
+
+
+def bisection_projection(z, lo, up, kink, width, total):
+    """``clip(kink + soft(z - tau - kink, width), lo, up)`` with the sum at ``total``,
+    ``tau`` found by 200 bisection steps on the non-increasing sum."""
+
+    def moved(tau):
+        d = z - tau - kink
+        return np.clip(kink + np.maximum(d - width, 0) + np.minimum(d + width, 0), lo, up)
+
+    a, b = (z - up - width).min() - 1, (z - lo + width).max() + 1
+    for _ in range(200):
+        mid = (a + b) / 2
+        a, b = (mid, b) if moved(mid).sum() >= total else (a, mid)
+    return moved((a + b) / 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 12), seed=st.integers(0, 10_000), kinked=st.booleans())
+def test_compiled_projection_equals_a_bisection(n, seed, kinked):
+    from deepalloc.allocators import qp_kernels
+
+    g = np.random.default_rng(seed)
+    lo = g.uniform(-0.2, 0.1, n)
+    up = lo + g.uniform(0.0, 0.5, n)
+    kink = lo + g.uniform(0, 1, n) * (up - lo)
+    at_bound = g.random(n) < 0.3
+    kink[at_bound] = up[at_bound]  # kinks at a bound
+    width = g.uniform(0, 0.2, n) * (g.random(n) < 0.8)
+    total = lo.sum() + g.uniform(0, 1) * (up.sum() - lo.sum())
+    z = g.normal(0, 0.5, n)
+    out = np.empty(n)
+    args = (kink, width) if kinked else (None, None)
+    qp_kernels._project(z, lo, up, *args, total, np.empty(4 * n), out)
+    ref = bisection_projection(z, lo, up, *(args if kinked else (lo, np.zeros(n))), total)
+    # both exact up to rounding; the bisection to 2^-200 of its bracket
+    np.testing.assert_allclose(out, ref, atol=1e-12)
+    assert abs(out.sum() - total) < 1e-12
+
+
+@pytest.mark.parametrize("cap", [0.3, 1.0])
+def test_compiled_proportional_costs_equal_clarabel(cap):
+    n, b = 8, 10
+    p, q, totals, lower, upper = box_problem(b, n, seed=11, cap=cap)
+    g = torch.Generator().manual_seed(12)
+    kink = torch.rand(b, n, generator=g, dtype=torch.float64) * cap
+    kink[:, :2] = 0.0  # kinks at the lower bound
+    kink[:, 2] = cap  # and at the upper one
+    kappa = torch.rand(b, n, generator=g, dtype=torch.float64) * 0.2
+    sol = qp_solver._solve(p, q, totals, lower, upper, 1, COMPILED, kink=kink, kappa=kappa)
+    vec = qp_solver._solve(p, q, totals, lower, upper, 1, VECTORISED, kink=kink, kappa=kappa)
+    assert sol.above is not None and sol.kkt is None
+    for i in range(b):
+        x = cp.Variable(n)
+        pi, qi, ki, ci = (t[i].numpy() for t in (p, q, kink, kappa))
+        cost = 0.5 * cp.quad_form(x, cp.psd_wrap(pi)) - qi @ x + ci @ cp.abs(x - ki)
+        cp.Problem(cp.Minimize(cost), [cp.sum(x) == 1, x >= 0, x <= cap]).solve(**TIGHT)
+        np.testing.assert_allclose(sol.x[i].numpy(), x.value, atol=1e-7)  # Clarabel at 1e-12
+    torch.testing.assert_close(sol.x, vec.x, atol=1e-11, rtol=0)  # the same exact solution
+    # a coordinate above its kink is strictly above it
+    assert (sol.x[sol.above] > kink[sol.above]).all()

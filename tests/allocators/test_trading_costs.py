@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepalloc.allocators import MarkowitzAllocator, MinVarianceAllocator, qp_solver
+from deepalloc.allocators import MarkowitzAllocator, MinVarianceAllocator, qp_compiled, qp_solver
 from deepalloc.allocators.qp import QPSettings
 from deepalloc.errors import NonFiniteError
 from tests.allocators.conftest import TIGHT, mean_variance_problem
@@ -62,8 +62,11 @@ def test_each_cost_model_equals_a_direct_clarabel_solve(model, n, cap, short):
         assert untraded >= n, "the test must include untraded assets (active no-trade)"
 
 
+@pytest.mark.parametrize("kernel", ["vectorised", "compiled"])
 @pytest.mark.parametrize("warm_steps", [0, 10])
-def test_proportional_costs_finished_by_the_primal_fallback_equal_clarabel(warm_steps, monkeypatch):
+def test_proportional_costs_finished_by_the_primal_fallback_equal_clarabel(
+    warm_steps, kernel, monkeypatch
+):
     # one primal-dual step, then the unfinished samples continue in the primal
     # active-set fallback, from proximal gradient steps off their last point (none:
     # from the kinked proximal map of their projected point)
@@ -74,14 +77,25 @@ def test_proportional_costs_finished_by_the_primal_fallback_equal_clarabel(warm_
     kappa = torch.rand(b, n, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     kappa = kappa * torch.logspace(-2, -1, b, dtype=torch.float64)[:, None]
     finished_by_fallback = []
-    finish = qp_solver._finish_with_primal
+    if kernel == "vectorised":
+        finish = qp_solver._finish_with_primal
 
-    def counted(full, state, settings, tol):
-        finished_by_fallback.append(len(state.idx))
-        return finish(full, state, settings, tol)
+        def counted(full, state, settings, tol):
+            finished_by_fallback.append(len(state.idx))
+            return finish(full, state, settings, tol)
 
-    monkeypatch.setattr(qp_solver, "_finish_with_primal", counted)
-    settings = QPSettings(warm_steps=warm_steps, fallback_after=1)
+        monkeypatch.setattr(qp_solver, "_finish_with_primal", counted)
+    else:
+        pytest.importorskip("numba")
+        solve = qp_compiled.solve
+
+        def counted(*args, **kwargs):  # steps beyond the one primal-dual step
+            result = solve(*args, **kwargs)
+            finished_by_fallback.append(int((result.iterations > 1).sum()))
+            return result
+
+        monkeypatch.setattr(qp_compiled, "solve", counted)
+    settings = QPSettings(warm_steps=warm_steps, fallback_after=1, kernel=kernel)
     layer = MarkowitzAllocator(n, max_weight=cap, trading_cost="proportional", settings=settings)
     w = layer(mu, s, gamma, alpha, prev, kappa)
     assert finished_by_fallback and finished_by_fallback[0] > 0, "the fallback must run"
