@@ -41,8 +41,12 @@ from deepalloc.allocators.qp_kkt import singular_error
 
 NUMBA_MISSING = f"the compiled QP kernel: {_numba.MISSING} (or QPSettings(kernel='vectorised'))"
 
-# status of a sample after the solve
-CONVERGED, UNCONVERGED, SINGULAR = 0, 1, 2
+CONVERGED = 0
+"""A sample's status after the solve: converged."""
+UNCONVERGED = 1
+"""A sample's status: not converged within ``max_iter`` active-set steps."""
+SINGULAR = 2
+"""A sample's status: ``P`` singular on its free coordinates (even with jitter)."""
 
 
 def available() -> bool:
