@@ -42,15 +42,17 @@ budget rows: ``dL/dq = a``, ``dL/dP = -(a x' + x a') / 2``, ``dL/dtotals = c``, 
 coordinate held at a bound passes ``dL/dx_i - (P a)_i - c_g(i)`` to that bound.
 
 Compiled forward pass. With numba installed (the ``fast`` extra), problems with one
-budget group and no kinks on the CPU run the same three stages compiled, one sample at a
-time (:mod:`deepalloc.allocators.qp_compiled`; ``QPSettings.kernel``): per sample an
-active-set step costs about what a FISTA step does, so there the warm start is skipped
-by default. Measured 3-8x faster than the vectorised forward pass from 8 x 50 to
-128 x 200 (``benchmarks/RESULTS.md``). The backward pass is the same for both.
+budget group on the CPU (kinks included) run the same three stages compiled, one sample
+at a time (:mod:`deepalloc.allocators.qp_compiled`; ``QPSettings.kernel``): per sample
+an active-set step costs about what a FISTA step does, so there the warm start is
+skipped by default. The backward pass's solve on the final free sets is compiled too;
+the rest of the backward pass is the same for both. Forward and backward together
+measured 1.3-3.6x faster than the vectorised layer from 32 x 10 to 32 x 500 and
+1,024 x 50 (``benchmarks/RESULTS.md``, QP layer scaling).
 
 Cost per call (vectorised). At the sizes a network meets, the time is mostly the fixed
-cost of each tensor operation, so every stage is written to launch few of them: no input check
-synchronises more than once; all samples stay in the batch until shrinking it saves
+cost of each tensor operation, so every stage is written to launch few of them: no
+input check synchronises more than once; all samples stay in the batch until shrinking it saves
 more than it costs (:data:`~deepalloc.allocators.qp_solver.SHRINK_WORK`); batched
 products take the fast row-vector form. Threads: small problems run on one intra-op
 thread (:data:`SINGLE_THREAD_WORK`), which also keeps them fast on a busy machine,

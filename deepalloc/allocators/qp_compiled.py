@@ -12,17 +12,22 @@ has one budget group (with or without the kinks of proportional trading costs,
 Every sample takes, on its own:
 
 1. the warm start of :mod:`deepalloc.allocators.qp_warm`: FISTA with the exact projection
-   onto ``{sum(x) = total, lower <= x <= upper}``, stopped when its pattern of bound
-   coordinates is the same at two checks ``check_every`` steps apart;
-2. the primal-dual active-set steps of :mod:`deepalloc.allocators.qp_solver`, each a
-   Cholesky factorisation of ``P`` on the free coordinates only;
+   onto ``{sum(x) = total, lower <= x <= upper}`` (with kinks, the proximal map of the
+   costs), stopped when its pattern of bound coordinates is the same at two checks
+   ``check_every`` steps apart (none by default here:
+   :meth:`~deepalloc.allocators.qp_solver.QPSettings.fista_steps`);
+2. the primal-dual active-set steps of :mod:`deepalloc.allocators.qp_solver` (with kinks,
+   on segments: :mod:`deepalloc.allocators.qp_kinks`), each a Cholesky factorisation of
+   ``P`` on the free coordinates only;
 3. after ``fallback_after`` of them, the primal active-set method of
-   :mod:`deepalloc.allocators.qp_primal` from its projected point.
+   :mod:`deepalloc.allocators.qp_primal` from its projected point (with kinks, after
+   proximal gradient steps from there).
 
 The rules (Newton point, releasing a coordinate when all are bound, stopping test,
 ratio test, tolerances) are those of the vectorised solver, so both reach the same
-active set and the same solution up to rounding; the tests compare them, and both
-against Clarabel. The arithmetic runs in float64 whatever the input dtype (the
+solution up to rounding (and the same active set, unless the solution is degenerate: a
+free coordinate exactly at a bound or kink); the tests compare them, and both against
+Clarabel. The arithmetic runs in float64 whatever the input dtype (the
 tolerance stays that of the input dtype). The backward pass's KKT solve on the final
 free sets runs here too (:class:`CompiledKKT`), one sample at a time; the rest of the
 backward pass is the vectorised one.
