@@ -15,7 +15,7 @@ distributionally robust end to end
 robustness size). The example's docstring gives the full reproduction's rows beside
 the paper's: equal weight and predict-then-optimise exactly, nominal and robust within
 0.03 of the paper's Sharpe ratios; the base row, which trains on the solver's numerical
-noise, is not reproducible from run to run. The whole reproduction takes 7.6 minutes
+noise, is not reproducible from run to run. The whole reproduction takes 5.5 minutes
 on 2 idle cores.
 """
 
