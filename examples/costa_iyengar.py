@@ -79,9 +79,8 @@ whatever the gradient's size, so training follows them: that is the paper's row.
 follows numerical noise, too: those derivatives are about 1e-8, so results of the
 BLAS that differ in the last bit from one run to the next (MKL promises bitwise
 reproducibility only under ``MKL_CBWR``) send training elsewhere, and the same command
-on the same idle machine gave the three base rows above (volatility stable at 24-26%;
-23.9% in a later run,
-return not). The other rows do not depend on such noise and repeat to the digits
+on the same idle machine gave the three base rows above (volatility stable at 24-26%,
+23.9% in a later run; return not). The other rows do not depend on such noise and repeat to the digits
 shown.
 
 Run time of ``main()`` on 2 idle cores: 5.5 minutes with the ``fast`` extra (7.6 without
