@@ -357,6 +357,30 @@ def _pdas(P, qs, lo, up, total, lo_ok, up_ok, tol_scale, steps, state, new_state
 
 
 @_jit
+def _ratio_test(state, x, target, lo, up):
+    """The primal step from ``x`` towards ``target``: the largest fraction ``step`` of it
+    before the first free coordinate ``block`` meets ``lo`` or ``up`` (the last free
+    coordinate cannot move: the budget holds it); when it blocks (``step < 1``), ``x``
+    moves that far, within the bounds. Returns ``(step, block)``."""
+    n = x.shape[0]
+    free_count = 0
+    for i in range(n):
+        free_count += state[i] == FREE
+    step, block = np.inf, 0
+    for i in range(n):
+        d = target[i] - x[i]
+        if state[i] != FREE or free_count < 2 or d == 0.0:
+            continue
+        ratio = max(((lo[i] if d < 0 else up[i]) - x[i]) / d, 0.0)
+        if ratio < step:
+            step, block = ratio, i
+    if step < 1.0:
+        for i in range(n):
+            x[i] = min(max(x[i] + step * (target[i] - x[i]), lo[i]), up[i])
+    return step, block
+
+
+@_jit
 def _primal(P, qs, lo, up, total, tol_scale, steps, state, x, target, w, idx, m, z, y):  # fmt: skip
     """Stage 3: up to ``steps`` primal active-set steps from the feasible ``x`` and its
     sets ``state`` (:func:`~deepalloc.allocators.qp_primal.primal_active_set`). Returns
@@ -366,22 +390,9 @@ def _primal(P, qs, lo, up, total, tol_scale, steps, state, x, target, w, idx, m,
         nu, ok = _solve_working_set(P, qs, lo, up, total, state, target, idx, m, z, y)
         if not ok:
             return SINGULAR, it
-        free_count = 0
-        for i in range(n):
-            free_count += state[i] == FREE
-        # ratio test: the last free coordinate cannot move (the budget holds it)
-        step, block = np.inf, 0
-        for i in range(n):
-            d = target[i] - x[i]
-            if state[i] != FREE or free_count < 2 or d == 0.0:
-                continue
-            ratio = max(((lo[i] if d < 0 else up[i]) - x[i]) / d, 0.0)
-            if ratio < step:
-                step, block = ratio, i
+        step, block = _ratio_test(state, x, target, lo, up)
         if step < 1.0:  # the first bound met joins the set
             to_lower = target[block] < x[block]
-            for i in range(n):
-                x[i] = min(max(x[i] + step * (target[i] - x[i]), lo[i]), up[i])
             x[block] = lo[block] if to_lower else up[block]
             state[block] = LOWER if to_lower else UPPER
             continue
@@ -492,21 +503,9 @@ def _primal_kinked(P, qs, lo, up, kink, kappa, total, tol_scale, steps, state, a
         nu, ok = _solve_working_set(P, qv, lov, upv, total, state, target, idx, m, z, y)
         if not ok:
             return SINGULAR, it
-        free_count = 0
-        for i in range(n):
-            free_count += state[i] == FREE
-        step, block = np.inf, 0
-        for i in range(n):
-            d = target[i] - x[i]
-            if state[i] != FREE or free_count < 2 or d == 0.0:
-                continue
-            ratio = max(((lov[i] if d < 0 else upv[i]) - x[i]) / d, 0.0)
-            if ratio < step:
-                step, block = ratio, i
+        step, block = _ratio_test(state, x, target, lov, upv)
         if step < 1.0:  # the segment end met joins the set; a kink is an upper end
             to_lower = target[block] < x[block]
-            for i in range(n):
-                x[i] = min(max(x[i] + step * (target[i] - x[i]), lov[i]), upv[i])
             end = lov[block] if to_lower else upv[block]
             x[block] = end
             kink_hit = end == kink[block]
