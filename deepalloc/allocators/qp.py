@@ -200,6 +200,8 @@ def solve_box_qp(
     """
     settings = settings or QPSettings()
     check_shapes(p, q, totals, lower, upper, groups)
+    if q.shape[0] == 0:  # an empty batch: nothing to solve (and no graph to break)
+        return q * 0.0
     if torch.compiler.is_compiling():
         return box_qp_op(p, q, totals, lower, upper, groups, settings.as_args())[0]
     out: torch.Tensor = BoxQPFunction.apply(p, q, totals, lower, upper, groups, settings)
@@ -228,6 +230,8 @@ def mean_variance_qp(
     """
     if kink is None or kappa is None:
         kink = kappa = None
+    if mu.shape[0] == 0:  # an empty batch: nothing to solve
+        return mu * 0.0
     if torch.compiler.is_compiling():
         return mean_variance_op(mu, s, gamma, alpha, lower, upper, kink, kappa, settings.as_args())[
             0

@@ -266,3 +266,13 @@ def test_compiled_proportional_costs_equal_clarabel(cap):
     torch.testing.assert_close(sol.x, vec.x, atol=1e-11, rtol=0)  # the same exact solution
     # a coordinate above its kink is strictly above it
     assert (sol.x[sol.above] > kink[sol.above]).all()
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "vectorised"])
+def test_an_empty_batch_gives_empty_weights(kernel):
+    layer = MarkowitzAllocator(4, max_weight=0.5, settings=QPSettings(kernel=kernel))
+    mu = torch.zeros(0, 4, dtype=torch.float64, requires_grad=True)
+    w = layer(mu, torch.zeros(0, 4, 4, dtype=torch.float64), 1.0, 0.01)
+    assert w.shape == (0, 4)
+    w.sum().backward()
+    assert mu.grad is not None and mu.grad.shape == (0, 4)
