@@ -41,9 +41,9 @@ the KKT system with right-hand side ``dL/dx`` on the free coordinates and zero o
 budget rows: ``dL/dq = a``, ``dL/dP = -(a x' + x a') / 2``, ``dL/dtotals = c``, and a
 coordinate held at a bound passes ``dL/dx_i - (P a)_i - c_g(i)`` to that bound.
 
-Compiled forward pass. With numba installed (the ``fast`` extra), problems with one
-budget group on the CPU (kinks included) run the same three stages compiled, one sample
-at a time (:mod:`deepalloc.allocators.qp_compiled`; ``QPSettings.kernel``): per sample
+Compiled forward pass. With numba installed (the ``fast`` extra), problems on the CPU
+(any number of budget groups, kinks included) run the same three stages compiled, one
+sample at a time (:mod:`deepalloc.allocators.qp_compiled`; ``QPSettings.kernel``): per sample
 an active-set step costs about what a FISTA step does, so there the warm start is
 skipped by default. The backward pass's solve on the final free sets is compiled too;
 the rest of the backward pass is the same for both. Forward and backward together

@@ -1,12 +1,12 @@
-"""The batched QP solver's forward pass compiled per sample (numba), for one budget group.
+"""The batched QP solver's forward pass compiled per sample (numba).
 
 At the sizes a network meets (tens of assets, batches of tens), the vectorised forward
 pass of :mod:`deepalloc.allocators.qp_solver` spends most of its time in the fixed cost
 of each array operation, not in arithmetic: a FISTA step is about twenty operations
 whatever the batch. The same three stages compiled into one loop over the samples run
-without that cost, so where ``numba`` is installed (the ``fast`` extra) and the problem
-has one budget group (with or without the kinks of proportional trading costs,
-:mod:`deepalloc.allocators.qp_kinks`), the solver runs them here instead
+without that cost, so where ``numba`` is installed (the ``fast`` extra), the solver runs
+them here instead, for any number of budget groups and with or without the kinks of
+proportional trading costs (:mod:`deepalloc.allocators.qp_kinks`)
 (``QPSettings.kernel``, :mod:`deepalloc.allocators.qp_solver`).
 
 Every sample takes, on its own:
@@ -89,8 +89,8 @@ def solve(
     kink: np.ndarray | None = None,
     kappa: np.ndarray | None = None,
 ) -> KernelResult:
-    """Solve ``min 1/2 x'Px - q'x (+ sum_i kappa_i |x_i - kink_i|)`` s.t.
-    ``sum(x) = total``, ``lower <= x <= upper`` for every sample.
+    """Solve ``min 1/2 x'Px - q'x (+ sum_i kappa_i |x_i - kink_i|)`` s.t. each group's
+    ``sum(x_g) = total_g``, ``lower <= x <= upper`` for every sample.
 
     Parameters
     ----------
@@ -99,7 +99,7 @@ def solve(
     q, lower, upper
         (batch, n).
     totals
-        (batch, 1), feasible.
+        (batch, groups): the budgets of contiguous equal groups, feasible.
     warm_steps, check_every, fallback_after, max_iter
         As in :class:`~deepalloc.allocators.qp_solver.QPSettings`.
     fallback_warm_steps
@@ -116,7 +116,7 @@ def solve(
     KernelResult
     """
     f64 = np.float64
-    args = [np.ascontiguousarray(a, dtype=f64) for a in (p, q, totals[:, 0], lower, upper)]
+    args = [np.ascontiguousarray(a, dtype=f64) for a in (p, q, totals, lower, upper)]
     kinked = kink is not None and kappa is not None
     costs = [np.ascontiguousarray(a, dtype=f64) if kinked else None for a in (kink, kappa)]
     b, n = q.shape
@@ -133,8 +133,8 @@ def solve(
 
 
 class CompiledKKT:
-    """The KKT systems of one budget group on the final free sets ``free`` (batch, n),
-    solved per sample by the compiled kernel: for the backward pass, in place of
+    """The KKT systems on the final free sets ``free`` (batch, n), solved per sample by
+    the compiled kernel: for the backward pass, in place of
     :class:`~deepalloc.allocators.qp_kkt.ReducedKKT` (factorised anew on each solve,
     which costs little: few coordinates are free).
 
@@ -143,34 +143,35 @@ class CompiledKKT:
     p
         (batch, n, n) CPU tensor, float32 or float64.
     free
-        (batch, n) bool.
+        (batch, n) bool; every group keeps a free coordinate.
+    groups
+        Number of contiguous equal budget groups.
     """
 
-    groups = 1
-
-    def __init__(self, p: torch.Tensor, free: torch.Tensor):
-        self.free = free
+    def __init__(self, p: torch.Tensor, free: torch.Tensor, groups: int = 1):
+        self.free, self.groups = free, groups
         self._p = np.ascontiguousarray(p.detach().numpy(), dtype=np.float64)
         self._free = free.numpy()
 
     def solve(self, rhs: torch.Tensor, budget: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x`` (batch, n; zero off the free set) and ``nu`` (batch, 1) with
-        ``P_FF x_F + nu = rhs_F`` and ``sum(x) = budget`` (batch, 1)."""
+        """``x`` (batch, n; zero off the free set) and ``nu`` (batch, groups) with
+        ``P_FF x_F + nu_g(F) = rhs_F`` and each group's ``sum(x_g) = budget_g``
+        (budget: (batch, groups))."""
         f64 = np.float64
         b, n = rhs.shape
-        x, nu = np.empty((b, n)), np.empty(b)
+        x, nu = np.empty((b, n)), np.empty((b, self.groups))
         status = np.zeros(b, dtype=np.int64)
         _kernels().solve_on_free_sets(
             self._p,
             np.ascontiguousarray(rhs.detach().numpy(), dtype=f64),
-            np.ascontiguousarray(budget.detach().numpy()[:, 0], dtype=f64),
+            np.ascontiguousarray(budget.detach().numpy(), dtype=f64),
             self._free, x, nu, status,
         )  # fmt: skip
         singular = np.flatnonzero(status == SINGULAR).tolist()
         if singular:
             raise singular_error(singular)
         dtype = rhs.dtype
-        return torch.from_numpy(x).to(dtype), torch.from_numpy(nu[:, None]).to(dtype)
+        return torch.from_numpy(x).to(dtype), torch.from_numpy(nu).to(dtype)
 
 
 @cache

@@ -51,13 +51,13 @@ def final_kkt(
     settings: QPSettings,
 ) -> ReducedKKT | CompiledKKT:
     """The KKT system of the final active sets: the solver's factorisation when it made
-    one for the whole batch; else, with one group on the CPU, the compiled per-sample
-    solve when the settings allow it (:class:`~deepalloc.allocators.qp_compiled.CompiledKKT`),
+    one for the whole batch; else, on the CPU, the compiled per-sample solve when the
+    settings allow it (:class:`~deepalloc.allocators.qp_compiled.CompiledKKT`),
     or a new factorisation (compact, so cheap: few coordinates are free)."""
     if kkt is not None:
         return kkt
-    if settings.compiles(p[:, 0], groups):
-        return CompiledKKT(p, free)
+    if settings.compiles(p[:, 0]):
+        return CompiledKKT(p, free, groups)
     return ReducedKKT.factor(p, free, groups)[0]
 
 

@@ -182,6 +182,39 @@ def _release_kinked(state, above, utility, kappa, deficit):
 
 
 @_jit
+def _release_groups(state, utility, deficits):
+    """:func:`_release` in each contiguous group, with its own deficit."""
+    groups = deficits.shape[0]
+    size = state.shape[0] // groups
+    for g in range(groups):
+        a, b = g * size, (g + 1) * size
+        _release(state[a:b], utility[a:b], deficits[g])
+
+
+@_jit
+def _release_kinked_groups(state, above, utility, kappa, deficits):
+    """:func:`_release_kinked` in each contiguous group, with its own deficit."""
+    groups = deficits.shape[0]
+    size = state.shape[0] // groups
+    for g in range(groups):
+        a, b = g * size, (g + 1) * size
+        _release_kinked(state[a:b], above[a:b], utility[a:b], kappa[a:b], deficits[g])
+
+
+@_jit
+def _project_groups(z, lo, up, kink, width, totals, breaks, out):
+    """:func:`_project` of each contiguous group onto its own budget."""
+    groups = totals.shape[0]
+    size = z.shape[0] // groups
+    for g in range(groups):
+        a, b = g * size, (g + 1) * size
+        if kink is None:
+            _project(z[a:b], lo[a:b], up[a:b], None, None, totals[g], breaks, out[a:b])
+        else:
+            _project(z[a:b], lo[a:b], up[a:b], kink[a:b], width[a:b], totals[g], breaks, out[a:b])
+
+
+@_jit
 def _cholesky(m, k):
     """Lower Cholesky factor of ``m[:k, :k]`` in place; False if not positive definite."""
     for j in range(k):
@@ -216,14 +249,17 @@ def _cho_solve(m, k, b):
 
 
 @_jit
-def _solve_working_set(p, q, lo, up, total, state, x, idx, m, z, y):
-    """Minimiser with the bound coordinates of ``state`` held at their bounds and the
-    budget met, into ``x``; returns the budget multiplier and whether ``P`` was
-    positive definite on the free coordinates (after one retry with jitter, as
-    :func:`~deepalloc.allocators.qp_kkt._cholesky`)."""
+def _solve_working_set(p, q, lo, up, totals, state, x, nu, idx, m, z, y):
+    """Minimiser with the bound coordinates of ``state`` held at their bounds and every
+    group's budget met (``totals``: one per contiguous group), into ``x``, and the
+    budget multipliers into ``nu`` (groups,); ``y`` is scratch (n, groups). Returns
+    whether ``P`` was positive definite on the free coordinates (after one retry with
+    jitter, as :func:`~deepalloc.allocators.qp_kkt._cholesky`)."""
     n = x.shape[0]
+    groups = totals.shape[0]
+    size = n // groups
+    budget = totals.copy()
     k = 0
-    budget = total
     for i in range(n):
         if state[i] == FREE:
             idx[k] = i
@@ -231,7 +267,7 @@ def _solve_working_set(p, q, lo, up, total, state, x, idx, m, z, y):
             x[i] = 0.0
         else:
             x[i] = lo[i] if state[i] == LOWER else up[i]
-            budget -= x[i]
+            budget[i // size] -= x[i]
     for attempt in range(2):
         for a in range(k):
             i = idx[a]
@@ -246,7 +282,7 @@ def _solve_working_set(p, q, lo, up, total, state, x, idx, m, z, y):
         if _cholesky(m, k):
             break
         if attempt == 1:
-            return 0.0, False
+            return False
     for a in range(k):
         i = idx[a]
         s = q[i]
@@ -254,27 +290,62 @@ def _solve_working_set(p, q, lo, up, total, state, x, idx, m, z, y):
             if state[j] != FREE:
                 s -= p[i, j] * x[j]
         z[a] = s
-        y[a] = 1.0
+        for g in range(groups):
+            y[a, g] = 1.0 if i // size == g else 0.0
     _cho_solve(m, k, z)
-    _cho_solve(m, k, y)
-    sum_y, sum_z = 0.0, 0.0
+    for g in range(groups):
+        _cho_solve(m, k, y[:, g])
+    if groups == 1:
+        sum_y, sum_z = 0.0, 0.0
+        for a in range(k):
+            sum_y += y[a, 0]
+            sum_z += z[a]
+        nu[0] = (sum_z - budget[0]) / sum_y
+        sum_x = 0.0
+        for a in range(k):
+            z[a] -= y[a, 0] * nu[0]
+            sum_x += z[a]
+        # one refinement step on the budget row, as ReducedKKT.finish
+        correction = (budget[0] - sum_x) / sum_y
+        for a in range(k):
+            x[idx[a]] = z[a] + y[a, 0] * correction
+        return True
+    # several groups: the (groups x groups) Schur complement A_F P_FF^-1 A_F', positive
+    # definite since every group keeps a free coordinate
+    schur = np.zeros((groups, groups))
+    resid = -budget
     for a in range(k):
-        sum_y += y[a]
-        sum_z += z[a]
-    nu = (sum_z - budget) / sum_y
-    sum_x = 0.0
+        g = idx[a] // size
+        resid[g] += z[a]
+        for h in range(groups):
+            schur[g, h] += y[a, h]
+    if not _cholesky(schur, groups):
+        return False
+    _cho_solve(schur, groups, resid)
+    for g in range(groups):
+        nu[g] = resid[g]
     for a in range(k):
-        z[a] -= y[a] * nu
-        sum_x += z[a]
-    # one refinement step on the budget row, as ReducedKKT.finish
-    correction = (budget - sum_x) / sum_y
-    for a in range(k):
-        x[idx[a]] = z[a] + y[a] * correction
-    return nu, True
+        s = z[a]
+        for g in range(groups):
+            s -= y[a, g] * nu[g]
+        x[idx[a]] = s
+    return True
 
 
 @_jit
-def _warm_start(P, qs, lo, up, kink, kappa, total, near_lo, near_up, near, steps, check_every, from_x, x, v, y, xn, w, width, breaks, pattern):  # fmt: skip
+def _group_deficits(values, totals, out):
+    """``out[g] = totals[g] - sum(values)`` over each contiguous group."""
+    groups = totals.shape[0]
+    size = values.shape[0] // groups
+    for g in range(groups):
+        total = 0.0
+        for i in range(g * size, (g + 1) * size):
+            total += values[i]
+        out[g] = totals[g] - total  # the sum first, as totals - group_sum(x)
+
+
+@_jit
+def _warm_start(P, qs, lo, up, kink, kappa, totals, near_lo, near_up, near, steps, check_every, from_x, x, v, y, xn, w, width, breaks, pattern):  # fmt: skip
     """Stage 1 into ``x``: the projection of ``q / L`` (or, with ``from_x``, of ``x``),
     then up to ``steps`` FISTA steps, stopped when the pattern of bound coordinates is
     the same at two checks; with kinks, proximal steps of ``kappa |x - kink|``."""
@@ -284,7 +355,7 @@ def _warm_start(P, qs, lo, up, kink, kappa, total, near_lo, near_up, near, steps
         y[i] = x[i] if from_x else qs[i] / lipschitz
         if kink is not None:
             width[i] = kappa[i] / lipschitz
-    _project(y, lo, up, kink, width, total, breaks, x)
+    _project_groups(y, lo, up, kink, width, totals, breaks, x)
     v[:] = x
     t = 1.0
     _pattern(x, near_lo, near_up, kink, near, pattern)
@@ -292,7 +363,7 @@ def _warm_start(P, qs, lo, up, kink, kappa, total, near_lo, near_up, near, steps
         _matvec(P, v, w)
         for i in range(n):
             y[i] = v[i] + (qs[i] - w[i]) / lipschitz
-        _project(y, lo, up, kink, width, total, breaks, xn)
+        _project_groups(y, lo, up, kink, width, totals, breaks, xn)
         t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
         c = (t - 1.0) / t_new
         for i in range(n):
@@ -304,49 +375,52 @@ def _warm_start(P, qs, lo, up, kink, kappa, total, near_lo, near_up, near, steps
 
 
 @_jit
-def _bound_sets(P, qs, total, x, at_lower, at_upper, state, w):
+def _bound_sets(P, qs, totals, x, at_lower, at_upper, state, w, deficits):
     """``state`` from the coordinates of ``x`` marked at their lower or upper bound,
-    keeping one free (:func:`_release`, with the utilities ``q - P x``)."""
+    keeping one free in each group (:func:`_release`, with the utilities ``q - P x``)."""
     n = x.shape[0]
-    sum_x = 0.0
     for i in range(n):
         state[i] = LOWER if at_lower[i] and not at_upper[i] else FREE
         state[i] = UPPER if at_upper[i] and not at_lower[i] else state[i]
-        sum_x += x[i]
+    _group_deficits(x, totals, deficits)
     _matvec(P, x, w)
     for i in range(n):
         w[i] = qs[i] - w[i]
-    _release(state, w, total - sum_x)
+    _release_groups(state, w, deficits)
 
 
 @_jit
-def _pdas(P, qs, lo, up, total, lo_ok, up_ok, tol_scale, steps, state, new_state, x, w, grad, free, idx, m, z, y):  # fmt: skip
+def _pdas(P, qs, lo, up, totals, lo_ok, up_ok, tol_scale, steps, state, new_state, x, w, grad, free, nu, deficits, idx, m, z, y):  # fmt: skip
     """Stage 2: up to ``steps`` primal-dual active-set steps from the sets ``state``;
     ``x`` and ``free`` are the last working set's solution and free coordinates.
     Returns the status and the steps taken."""
     n = x.shape[0]
+    size = n // totals.shape[0]
     for it in range(1, steps + 1):
-        nu, ok = _solve_working_set(P, qs, lo, up, total, state, x, idx, m, z, y)
-        if not ok:
+        if not _solve_working_set(P, qs, lo, up, totals, state, x, nu, idx, m, z, y):
             return SINGULAR, it
         _matvec(P, x, w)
-        fixed_sum, any_free, residual, feasible, same = 0.0, False, 0.0, True, True
+        fixed_sum = deficits  # per group, the sum of the next point's fixed values
+        fixed_sum[:] = 0.0
+        free_count, residual, feasible, same = 0, 0.0, True, True
         for i in range(n):
-            grad[i] = w[i] - qs[i] + nu
+            grad[i] = w[i] - qs[i] + nu[i // size]
             newton = x[i] - grad[i] / max(P[i, i], TINY)
             new_state[i] = LOWER if newton < lo[i] else (UPPER if newton > up[i] else FREE)
             if new_state[i] == FREE:
-                any_free = True
-                fixed_sum += x[i]
+                free_count += 1
+                fixed_sum[i // size] += x[i]
             else:
-                fixed_sum += lo[i] if new_state[i] == LOWER else up[i]
+                fixed_sum[i // size] += lo[i] if new_state[i] == LOWER else up[i]
             if state[i] == FREE:
                 residual = max(residual, abs(grad[i]))
             feasible = feasible and lo_ok[i] <= x[i] <= up_ok[i]
-        if not any_free:
+        if free_count < n:  # a group left with none releases one (_release)
             for i in range(n):
-                w[i] = nu - grad[i]
-            _release(new_state, w, total - fixed_sum)
+                w[i] = nu[i // size] - grad[i]
+            for g in range(totals.shape[0]):
+                deficits[g] = totals[g] - fixed_sum[g]
+            _release_groups(new_state, w, deficits)
         for i in range(n):
             same = same and new_state[i] == state[i]
             free[i] = state[i] == FREE
@@ -357,19 +431,20 @@ def _pdas(P, qs, lo, up, total, lo_ok, up_ok, tol_scale, steps, state, new_state
 
 
 @_jit
-def _ratio_test(state, x, target, lo, up):
+def _ratio_test(state, x, target, lo, up, groups):
     """The primal step from ``x`` towards ``target``: the largest fraction ``step`` of it
     before the first free coordinate ``block`` meets ``lo`` or ``up`` (the last free
-    coordinate cannot move: the budget holds it); when it blocks (``step < 1``), ``x``
-    moves that far, within the bounds. Returns ``(step, block)``."""
+    coordinate of a group cannot move: its budget holds it); when it blocks
+    (``step < 1``), ``x`` moves that far, within the bounds. Returns ``(step, block)``."""
     n = x.shape[0]
-    free_count = 0
+    size = n // groups
+    free_count = np.zeros(groups, dtype=np.int64)
     for i in range(n):
-        free_count += state[i] == FREE
+        free_count[i // size] += state[i] == FREE
     step, block = np.inf, 0
     for i in range(n):
         d = target[i] - x[i]
-        if state[i] != FREE or free_count < 2 or d == 0.0:
+        if state[i] != FREE or free_count[i // size] < 2 or d == 0.0:
             continue
         ratio = max(((lo[i] if d < 0 else up[i]) - x[i]) / d, 0.0)
         if ratio < step:
@@ -381,16 +456,16 @@ def _ratio_test(state, x, target, lo, up):
 
 
 @_jit
-def _primal(P, qs, lo, up, total, tol_scale, steps, state, x, target, w, idx, m, z, y):  # fmt: skip
+def _primal(P, qs, lo, up, totals, tol_scale, steps, state, x, target, w, nu, idx, m, z, y):  # fmt: skip
     """Stage 3: up to ``steps`` primal active-set steps from the feasible ``x`` and its
     sets ``state`` (:func:`~deepalloc.allocators.qp_primal.primal_active_set`). Returns
     the status and the steps taken."""
     n = x.shape[0]
+    size = n // totals.shape[0]
     for it in range(1, steps + 1):
-        nu, ok = _solve_working_set(P, qs, lo, up, total, state, target, idx, m, z, y)
-        if not ok:
+        if not _solve_working_set(P, qs, lo, up, totals, state, target, nu, idx, m, z, y):
             return SINGULAR, it
-        step, block = _ratio_test(state, x, target, lo, up)
+        step, block = _ratio_test(state, x, target, lo, up, totals.shape[0])
         if step < 1.0:  # the first bound met joins the set
             to_lower = target[block] < x[block]
             x[block] = lo[block] if to_lower else up[block]
@@ -402,7 +477,7 @@ def _primal(P, qs, lo, up, total, tol_scale, steps, state, x, target, w, idx, m,
         _matvec(P, target, w)
         worst, worst_value = 0, 0.0
         for i in range(n):
-            g = w[i] - qs[i] + nu
+            g = w[i] - qs[i] + nu[i // size]
             wrong = -g if state[i] == LOWER else (g if state[i] == UPPER else 0.0)
             if wrong > worst_value or i == 0:
                 worst, worst_value = i, wrong
@@ -413,22 +488,21 @@ def _primal(P, qs, lo, up, total, tol_scale, steps, state, x, target, w, idx, m,
 
 
 @_jit
-def _kinked_sets(P, qs, total, kink, kappa, x, at_lower, at_upper, at_kink, state, above, w):
+def _kinked_sets(P, qs, totals, kink, kappa, x, at_lower, at_upper, at_kink, state, above, w, deficits):  # fmt: skip
     """Segment sets of ``x`` (:mod:`deepalloc.allocators.qp_kinks`) from the coordinates
     marked at their lower bound, upper bound or kink: a kink is the upper end of the
-    segment below it; one coordinate is released if all are bound."""
+    segment below it; one coordinate per group is released if all are bound."""
     n = x.shape[0]
-    sum_x = 0.0
     for i in range(n):
         lower_end = at_lower[i] and not at_kink[i]
         upper_end = (at_upper[i] and not at_kink[i]) or at_kink[i]
         state[i] = LOWER if lower_end else (UPPER if upper_end else FREE)
         above[i] = x[i] > kink[i] and not at_kink[i]
-        sum_x += x[i]
+    _group_deficits(x, totals, deficits)
     _matvec(P, x, w)
     for i in range(n):
         w[i] = qs[i] - w[i]
-    _release_kinked(state, above, w, kappa, total - sum_x)
+    _release_kinked_groups(state, above, w, kappa, deficits)
 
 
 @_jit
@@ -444,20 +518,22 @@ def _segments(qs, lo, up, kink, kappa, above, qv, lov, upv):
 
 
 @_jit
-def _pdas_kinked(P, qs, lo, up, kink, kappa, total, slack, tol_scale, steps, state, above, new_state, new_above, x, w, qv, lov, upv, free, idx, m, z, y):  # fmt: skip
+def _pdas_kinked(P, qs, lo, up, kink, kappa, totals, slack, tol_scale, steps, state, above, new_state, new_above, x, w, qv, lov, upv, free, nu, deficits, idx, m, z, y):  # fmt: skip
     """Stage 2 with kinks (:func:`~deepalloc.allocators.qp_kinks.kinked_pdas_step`): the
     next sets from where the Newton points ``x - g / P_ii`` land against the bounds and
     the kink, widened by ``kappa / P_ii``. Returns the status and the steps taken."""
     n = x.shape[0]
+    size = n // totals.shape[0]
     for it in range(1, steps + 1):
         _segments(qs, lo, up, kink, kappa, above, qv, lov, upv)
-        nu, ok = _solve_working_set(P, qv, lov, upv, total, state, x, idx, m, z, y)
-        if not ok:
+        if not _solve_working_set(P, qv, lov, upv, totals, state, x, nu, idx, m, z, y):
             return SINGULAR, it
         _matvec(P, x, w)
-        fixed_sum, any_free, residual, inside, same = 0.0, False, 0.0, True, True
+        fixed_sum = deficits  # per group, the sum of the next point's fixed values
+        fixed_sum[:] = 0.0
+        free_count, residual, inside, same = 0, 0.0, True, True
         for i in range(n):
-            g = w[i] - qs[i] + nu
+            g = w[i] - qs[i] + nu[i // size]
             inv = 1.0 / max(P[i, i], TINY)
             u, width = x[i] - g * inv, kappa[i] * inv
             below_lower, above_upper = u < lo[i] - width, u > up[i] + width
@@ -467,20 +543,24 @@ def _pdas_kinked(P, qs, lo, up, kink, kappa, total, slack, tol_scale, steps, sta
             at_kink = at_kink or (above_upper and up[i] <= kink[i])
             new_above[i] = u > kink[i] + width and not at_kink
             if below_lower and not at_kink:
-                new_state[i], fixed_sum = LOWER, fixed_sum + lo[i]
+                new_state[i], fixed = LOWER, lo[i]
             elif at_kink:
-                new_state[i], fixed_sum = UPPER, fixed_sum + kink[i]
+                new_state[i], fixed = UPPER, kink[i]
             elif above_upper:
-                new_state[i], fixed_sum = UPPER, fixed_sum + up[i]
+                new_state[i], fixed = UPPER, up[i]
             else:
-                new_state[i], fixed_sum, any_free = FREE, fixed_sum + x[i], True
+                new_state[i], fixed = FREE, x[i]
+                free_count += 1
+            fixed_sum[i // size] += fixed
             if state[i] == FREE:
                 residual = max(residual, abs(g + kappa[i] if above[i] else g - kappa[i]))
             inside = inside and lov[i] - slack[i] <= x[i] <= upv[i] + slack[i]
-        if not any_free:
+        if free_count < n:  # a group left with none releases one (_release_kinked)
             for i in range(n):
                 w[i] = qs[i] - w[i]
-            _release_kinked(new_state, new_above, w, kappa, total - fixed_sum)
+            for g in range(totals.shape[0]):
+                deficits[g] = totals[g] - fixed_sum[g]
+            _release_kinked_groups(new_state, new_above, w, kappa, deficits)
         for i in range(n):
             same = same and new_state[i] == state[i] and new_above[i] == above[i]
             free[i] = state[i] == FREE
@@ -492,18 +572,18 @@ def _pdas_kinked(P, qs, lo, up, kink, kappa, total, slack, tol_scale, steps, sta
 
 
 @_jit
-def _primal_kinked(P, qs, lo, up, kink, kappa, total, tol_scale, steps, state, above, x, target, w, qv, lov, upv, idx, m, z, y):  # fmt: skip
+def _primal_kinked(P, qs, lo, up, kink, kappa, totals, tol_scale, steps, state, above, x, target, w, qv, lov, upv, nu, idx, m, z, y):  # fmt: skip
     """Stage 3 with kinks (:func:`~deepalloc.allocators.qp_kinks.kinked_primal_step`): a
     step may also block at a kink, and a coordinate at its kink whose smooth gradient
     leaves ``[-kappa, kappa]`` is released into the segment it moves to. Returns the
     status and the steps taken."""
     n = x.shape[0]
+    size = n // totals.shape[0]
     for it in range(1, steps + 1):
         _segments(qs, lo, up, kink, kappa, above, qv, lov, upv)
-        nu, ok = _solve_working_set(P, qv, lov, upv, total, state, target, idx, m, z, y)
-        if not ok:
+        if not _solve_working_set(P, qv, lov, upv, totals, state, target, nu, idx, m, z, y):
             return SINGULAR, it
-        step, block = _ratio_test(state, x, target, lov, upv)
+        step, block = _ratio_test(state, x, target, lov, upv, totals.shape[0])
         if step < 1.0:  # the segment end met joins the set; a kink is an upper end
             to_lower = target[block] < x[block]
             end = lov[block] if to_lower else upv[block]
@@ -517,7 +597,7 @@ def _primal_kinked(P, qs, lo, up, kink, kappa, total, tol_scale, steps, state, a
         _matvec(P, target, w)
         worst, worst_value, worst_up = 0, -np.inf, False
         for i in range(n):
-            g = w[i] - qs[i] + nu
+            g = w[i] - qs[i] + nu[i // size]
             down, kink_down, kink_up = -np.inf, -np.inf, -np.inf
             if state[i] == LOWER:
                 down = -(g - kappa[i])
@@ -545,11 +625,13 @@ def solve_batch(
     p, q, totals, lower, upper, kinks, kappas, warm_steps, fallback_warm_steps, check_every,
     fallback_after, max_iter, tol, eps, x_out, free_out, above_out, iterations, status,
 ):  # fmt: skip
-    """Solve every sample (see :mod:`deepalloc.allocators.qp_compiled`), with the costs
+    """Solve every sample (see :mod:`deepalloc.allocators.qp_compiled`): ``totals``
+    (batch, groups) the budgets of contiguous equal groups, with the costs
     ``kappa |x - kink|`` unless ``kinks`` is ``None``; writes ``x_out``, ``free_out``,
     ``above_out`` (with kinks), ``iterations`` and ``status`` (:data:`CONVERGED`,
     :data:`UNCONVERGED` within ``max_iter``, :data:`SINGULAR`)."""
     b, n = q.shape
+    groups = totals.shape[1]
     near_eps = max(BOUND_NEAR, 4.0 * eps)
     slack_eps = max(BOUND_SLACK, 10.0 * eps)
     pdas_steps = min(fallback_after, max_iter)
@@ -557,12 +639,13 @@ def solve_batch(
     near_lo, near_up, near, slack = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     lo_ok, up_ok, width = np.empty(n), np.empty(n), np.empty(n)
     qv, lov, upv = np.empty(n), np.empty(n), np.empty(n)
-    z, yy, breaks, m = np.empty(n), np.empty(n), np.empty(4 * n), np.empty((n, n))
+    z, yy, breaks, m = np.empty(n), np.empty((n, groups)), np.empty(4 * n), np.empty((n, n))
+    nu, deficits = np.empty(groups), np.empty(groups)
     idx, state = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     new_state, pattern = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     above, new_above = np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)
     for s in range(b):
-        P, qs, lo, up, total = p[s], q[s], lower[s], upper[s], totals[s]
+        P, qs, lo, up, budgets = p[s], q[s], lower[s], upper[s], totals[s]
         # tests on the arguments themselves, which numba resolves when it compiles
         if kinks is None:
             kink, kappa = None, None
@@ -578,49 +661,53 @@ def solve_batch(
             big_q, big_p = max(big_q, abs(qs[i])), max(big_p, P[i, i])
         tol_scale = tol * (1.0 + big_q + big_p)
         _warm_start(
-            P, qs, lo, up, kink, kappa, total, near_lo, near_up, near, warm_steps, check_every,
+            P, qs, lo, up, kink, kappa, budgets, near_lo, near_up, near, warm_steps, check_every,
             False, x, v, y, xn, w, width, breaks, pattern,
         )  # fmt: skip
         at_lower, at_upper = x <= near_lo, x >= near_up
         if kinks is None:
-            _bound_sets(P, qs, total, x, at_lower & ~at_upper, at_upper & ~at_lower, state, w)
+            _bound_sets(
+                P, qs, budgets, x, at_lower & ~at_upper, at_upper & ~at_lower, state, w, deficits
+            )
             status[s], iterations[s] = _pdas(
-                P, qs, lo, up, total, lo_ok, up_ok, tol_scale, pdas_steps,
-                state, new_state, x, w, grad, free_out[s], idx, m, z, yy,
+                P, qs, lo, up, budgets, lo_ok, up_ok, tol_scale, pdas_steps,
+                state, new_state, x, w, grad, free_out[s], nu, deficits, idx, m, z, yy,
             )  # fmt: skip
         else:
             at_kink = np.abs(x - kink) <= near
             _kinked_sets(
-                P, qs, total, kink, kappa, x, at_lower & ~at_upper, at_upper & ~at_lower,
-                at_kink, state, above, w,
+                P, qs, budgets, kink, kappa, x, at_lower & ~at_upper, at_upper & ~at_lower,
+                at_kink, state, above, w, deficits,
             )  # fmt: skip
             status[s], iterations[s] = _pdas_kinked(
-                P, qs, lo, up, kink, kappa, total, slack, tol_scale, pdas_steps, state, above,
-                new_state, new_above, x, w, qv, lov, upv, free_out[s], idx, m, z, yy,
+                P, qs, lo, up, kink, kappa, budgets, slack, tol_scale, pdas_steps, state, above,
+                new_state, new_above, x, w, qv, lov, upv, free_out[s], nu, deficits,
+                idx, m, z, yy,
             )  # fmt: skip
         if status[s] == UNCONVERGED:  # from the projected point, on the exact bounds
-            _project(x, lo, up, None, None, total, breaks, xn)
+            _project_groups(x, lo, up, None, None, budgets, breaks, xn)
             x[:] = xn
             if kinks is None:
-                _bound_sets(P, qs, total, x, x <= lo, (x >= up) & (x > lo), state, w)
+                _bound_sets(P, qs, budgets, x, x <= lo, (x >= up) & (x > lo), state, w, deficits)
                 status[s], extra = _primal(
-                    P, qs, lo, up, total, tol_scale, max_iter - pdas_steps,
-                    state, x, xn, w, idx, m, z, yy,
+                    P, qs, lo, up, budgets, tol_scale, max_iter - pdas_steps,
+                    state, x, xn, w, nu, idx, m, z, yy,
                 )  # fmt: skip
             else:
                 # proximal steps from there land exactly on kinks and bounds, so the
                 # primal method starts on (nearly) the final segments (issue 21)
                 _warm_start(
-                    P, qs, lo, up, kink, kappa, total, near_lo, near_up, near,
+                    P, qs, lo, up, kink, kappa, budgets, near_lo, near_up, near,
                     fallback_warm_steps, check_every, True, x, v, y, xn, w, width, breaks,
                     pattern,
                 )  # fmt: skip
                 _kinked_sets(
-                    P, qs, total, kink, kappa, x, x <= lo, x >= up, x == kink, state, above, w
-                )
+                    P, qs, budgets, kink, kappa, x, x <= lo, x >= up, x == kink, state, above,
+                    w, deficits,
+                )  # fmt: skip
                 status[s], extra = _primal_kinked(
-                    P, qs, lo, up, kink, kappa, total, tol_scale, max_iter - pdas_steps,
-                    state, above, x, xn, w, qv, lov, upv, idx, m, z, yy,
+                    P, qs, lo, up, kink, kappa, budgets, tol_scale, max_iter - pdas_steps,
+                    state, above, x, xn, w, qv, lov, upv, nu, idx, m, z, yy,
                 )  # fmt: skip
             iterations[s] += extra
             for i in range(n):
@@ -632,19 +719,19 @@ def solve_batch(
 
 @_jit
 def solve_on_free_sets(p, rhs, budgets, free, x_out, nu_out, status):
-    """For every sample, solve ``[P_FF 1; 1' 0] [x_F; nu] = [rhs_F; budget]`` with ``x``
-    zero off the free set ``free`` (the backward pass's adjoint system); writes
-    ``x_out``, ``nu_out`` and ``status`` (:data:`SINGULAR` where ``P_FF`` is not
-    positive definite)."""
+    """For every sample, solve the KKT system ``[P_FF A_F'; A_F 0] [x_F; nu] =
+    [rhs_F; budgets]`` (``A`` the contiguous groups of ``budgets``, (batch, groups))
+    with ``x`` zero off the free set ``free`` (the backward pass's adjoint system);
+    writes ``x_out``, ``nu_out`` (batch, groups) and ``status`` (:data:`SINGULAR` where
+    the system is singular)."""
     b, n = rhs.shape
     zeros = np.zeros(n)
     idx, state = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    m, z, y = np.empty((n, n)), np.empty(n), np.empty(n)
+    m, z, y = np.empty((n, n)), np.empty(n), np.empty((n, budgets.shape[1]))
     for s in range(b):
         for i in range(n):
             state[i] = FREE if free[s, i] else LOWER  # held at zero
-        nu, ok = _solve_working_set(
-            p[s], rhs[s], zeros, zeros, budgets[s], state, x_out[s], idx, m, z, y
+        ok = _solve_working_set(
+            p[s], rhs[s], zeros, zeros, budgets[s], state, x_out[s], nu_out[s], idx, m, z, y
         )
-        nu_out[s] = nu
         status[s] = CONVERGED if ok else SINGULAR

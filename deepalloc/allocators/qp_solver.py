@@ -75,12 +75,11 @@ class QPSettings:
         setting (:data:`deepalloc.allocators.qp.SINGLE_THREAD_WORK`); a positive
         integer sets the count for every call. The previous setting is restored after.
     kernel
-        How the forward pass runs on the CPU for problems with one budget group (with
-        or without kinks): ``"auto"`` (default) compiled per sample
+        How the forward pass runs on the CPU: ``"auto"`` (default) compiled per sample
         (:mod:`deepalloc.allocators.qp_compiled`) when numba is installed (the ``fast``
         extra), else vectorised; ``"compiled"`` requires numba (an error names the
-        extra); ``"vectorised"`` never compiles. Other problems, devices and dtypes
-        always run vectorised. Both reach the same solution up to rounding.
+        extra); ``"vectorised"`` never compiles. Other devices and dtypes always run
+        vectorised. Both reach the same solution up to rounding.
     """
 
     warm_steps: int | None = None
@@ -131,13 +130,12 @@ class QPSettings:
             return self.warm_steps
         return 0 if compiled else 10
 
-    def compiles(self, q: torch.Tensor, groups: int, allow_numpy: bool = True) -> bool:
-        """Whether a problem with linear term ``q`` (batch, n) and ``groups`` budget
-        groups runs on the compiled kernel (one group, a CPU float tensor, numba
-        installed unless the setting is ``"vectorised"``)."""
+    def compiles(self, q: torch.Tensor, allow_numpy: bool = True) -> bool:
+        """Whether a problem with linear term ``q`` (batch, n) runs on the compiled
+        kernel (a CPU float tensor, numba installed, unless the setting is
+        ``"vectorised"``)."""
         return (
             self.kernel != "vectorised"
-            and groups == 1
             and backend(q, allow_numpy) is NumpyOps
             and (self.kernel == "compiled" or qp_compiled.available())
         )
@@ -313,7 +311,7 @@ def _solve(
         a(p), a(q), a(totals), a(lower), a(upper), groups,
         a(kink) if kinked else None, a(kappa) if kinked else None,
     )  # fmt: skip
-    if settings.compiles(q, groups, allow_numpy):
+    if settings.compiles(q, allow_numpy):
         return _solve_compiled(problem, settings)
     x, free, above, kkt, iterations = _solve_arrays(problem, settings)
     return QPSolution(

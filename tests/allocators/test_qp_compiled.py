@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deepalloc.allocators.qp_solver as qp_solver
-from deepalloc.allocators import MarkowitzAllocator, QPSettings, SolverError, qp_compiled
+from deepalloc.allocators import (
+    MarkowitzAllocator,
+    QPSettings,
+    SolverError,
+    qp_compiled,
+    solve_box_qp,
+)
 from tests.allocators.conftest import TIGHT, mean_variance_problem
 
 pytest.importorskip("numba")
@@ -149,14 +155,42 @@ def test_kernel_setting_is_checked_and_survives_the_operator_encoding(monkeypatc
     assert qp_solver._solve(p, q, totals, lower, upper, 1, QPSettings()).kkt is not None
 
 
-def test_other_problems_run_vectorised():
-    # two budget groups: the compiled kernel handles one group only
-    p, q, _, _, upper = box_problem(3, 8, seed=5, cap=0.5)
-    totals = torch.ones(3, 2, dtype=torch.float64)
-    lower = torch.zeros_like(q)
-    sol = qp_solver._solve(p, q, totals, lower, upper, 2, COMPILED)
-    assert sol.kkt is not None or sol.iterations > COMPILED.fallback_after
-    torch.testing.assert_close(sol.x.reshape(3, 2, 4).sum(-1), totals)
+@pytest.mark.parametrize("kinked", [False, True])
+def test_compiled_budget_groups_equal_clarabel_and_the_vectorised_pass(kinked):
+    # two contiguous groups with their own budgets (the long-short layer's problem)
+    n, b, groups = 10, 8, 2
+    p, q, _, lower, upper = box_problem(b, n, seed=13, cap=0.5)
+    g = torch.Generator().manual_seed(14)
+    totals = 0.5 + 1.5 * torch.rand(b, groups, generator=g, dtype=torch.float64)
+    kink = 0.5 * torch.rand(b, n, generator=g, dtype=torch.float64) if kinked else None
+    kappa = 0.1 * torch.rand(b, n, generator=g, dtype=torch.float64) if kinked else None
+    sol = qp_solver._solve(p, q, totals, lower, upper, groups, COMPILED, kink=kink, kappa=kappa)
+    vec = qp_solver._solve(p, q, totals, lower, upper, groups, VECTORISED, kink=kink, kappa=kappa)
+    assert sol.kkt is None  # solved by the kernel
+    torch.testing.assert_close(sol.x, vec.x, atol=1e-11, rtol=0)
+    for i in range(b):
+        x = cp.Variable(n)
+        cost = 0.5 * cp.quad_form(x, cp.psd_wrap(p[i].numpy())) - q[i].numpy() @ x
+        if kinked:
+            cost = cost + kappa[i].numpy() @ cp.abs(x - kink[i].numpy())
+        budgets = [cp.sum(x[k * 5 : (k + 1) * 5]) == totals[i, k].item() for k in range(groups)]
+        cp.Problem(cp.Minimize(cost), [*budgets, x >= 0, x <= 0.5]).solve(**TIGHT)
+        np.testing.assert_allclose(sol.x[i].numpy(), x.value, atol=1e-7)  # Clarabel at 1e-12
+
+
+def test_compiled_budget_groups_are_differentiable():
+    # the backward pass solves the two-group KKT system per sample (CompiledKKT)
+    p, q, _, lower, upper = box_problem(3, 6, seed=15, cap=0.6)
+    totals = torch.tensor([[1.0, 0.8]] * 3, dtype=torch.float64)
+    q.requires_grad_(True)
+    totals.requires_grad_(True)
+
+    def solve(q_, totals_):
+        return solve_box_qp(
+            p, q_, totals=totals_, lower=lower, upper=upper, groups=2, settings=COMPILED
+        )
+
+    assert torch.autograd.gradcheck(solve, (q, totals))
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
