@@ -249,16 +249,23 @@ def _cho_solve(m, k, b):
 
 
 @_jit
+def _group(i, size, groups):
+    """The budget group of coordinate ``i`` (no division with one group)."""
+    return 0 if groups == 1 else i // size
+
+
+@_jit
 def _solve_working_set(p, q, lo, up, totals, state, x, nu, idx, m, z, y):
     """Minimiser with the bound coordinates of ``state`` held at their bounds and every
     group's budget met (``totals``: one per contiguous group), into ``x``, and the
-    budget multipliers into ``nu`` (groups,); ``y`` is scratch (n, groups). Returns
+    budget multipliers into ``nu`` (groups,); ``y`` is scratch (groups, n). Returns
     whether ``P`` was positive definite on the free coordinates (after one retry with
     jitter, as :func:`~deepalloc.allocators.qp_kkt._cholesky`)."""
     n = x.shape[0]
     groups = totals.shape[0]
     size = n // groups
-    budget = totals.copy()
+    budget0 = totals[0]  # one group: a number (no array allocated per solve)
+    budget = totals.copy() if groups > 1 else totals
     k = 0
     for i in range(n):
         if state[i] == FREE:
@@ -267,7 +274,10 @@ def _solve_working_set(p, q, lo, up, totals, state, x, nu, idx, m, z, y):
             x[i] = 0.0
         else:
             x[i] = lo[i] if state[i] == LOWER else up[i]
-            budget[i // size] -= x[i]
+            if groups == 1:
+                budget0 -= x[i]
+            else:
+                budget[i // size] -= x[i]
     for attempt in range(2):
         for a in range(k):
             i = idx[a]
@@ -291,24 +301,24 @@ def _solve_working_set(p, q, lo, up, totals, state, x, nu, idx, m, z, y):
                 s -= p[i, j] * x[j]
         z[a] = s
         for g in range(groups):
-            y[a, g] = 1.0 if i // size == g else 0.0
+            y[g, a] = 1.0 if _group(i, size, groups) == g else 0.0
     _cho_solve(m, k, z)
     for g in range(groups):
-        _cho_solve(m, k, y[:, g])
+        _cho_solve(m, k, y[g])
     if groups == 1:
         sum_y, sum_z = 0.0, 0.0
         for a in range(k):
-            sum_y += y[a, 0]
+            sum_y += y[0, a]
             sum_z += z[a]
-        nu[0] = (sum_z - budget[0]) / sum_y
+        nu[0] = (sum_z - budget0) / sum_y
         sum_x = 0.0
         for a in range(k):
-            z[a] -= y[a, 0] * nu[0]
+            z[a] -= y[0, a] * nu[0]
             sum_x += z[a]
         # one refinement step on the budget row, as ReducedKKT.finish
-        correction = (budget[0] - sum_x) / sum_y
+        correction = (budget0 - sum_x) / sum_y
         for a in range(k):
-            x[idx[a]] = z[a] + y[a, 0] * correction
+            x[idx[a]] = z[a] + y[0, a] * correction
         return True
     # several groups: the (groups x groups) Schur complement A_F P_FF^-1 A_F', positive
     # definite since every group keeps a free coordinate
@@ -318,7 +328,7 @@ def _solve_working_set(p, q, lo, up, totals, state, x, nu, idx, m, z, y):
         g = idx[a] // size
         resid[g] += z[a]
         for h in range(groups):
-            schur[g, h] += y[a, h]
+            schur[g, h] += y[h, a]
     if not _cholesky(schur, groups):
         return False
     _cho_solve(schur, groups, resid)
@@ -327,7 +337,7 @@ def _solve_working_set(p, q, lo, up, totals, state, x, nu, idx, m, z, y):
     for a in range(k):
         s = z[a]
         for g in range(groups):
-            s -= y[a, g] * nu[g]
+            s -= y[g, a] * nu[g]
         x[idx[a]] = s
     return True
 
@@ -395,7 +405,8 @@ def _pdas(P, qs, lo, up, totals, lo_ok, up_ok, tol_scale, steps, state, new_stat
     ``x`` and ``free`` are the last working set's solution and free coordinates.
     Returns the status and the steps taken."""
     n = x.shape[0]
-    size = n // totals.shape[0]
+    groups = totals.shape[0]
+    size = n // groups
     for it in range(1, steps + 1):
         if not _solve_working_set(P, qs, lo, up, totals, state, x, nu, idx, m, z, y):
             return SINGULAR, it
@@ -404,20 +415,20 @@ def _pdas(P, qs, lo, up, totals, lo_ok, up_ok, tol_scale, steps, state, new_stat
         fixed_sum[:] = 0.0
         free_count, residual, feasible, same = 0, 0.0, True, True
         for i in range(n):
-            grad[i] = w[i] - qs[i] + nu[i // size]
+            grad[i] = w[i] - qs[i] + nu[_group(i, size, groups)]
             newton = x[i] - grad[i] / max(P[i, i], TINY)
             new_state[i] = LOWER if newton < lo[i] else (UPPER if newton > up[i] else FREE)
             if new_state[i] == FREE:
                 free_count += 1
-                fixed_sum[i // size] += x[i]
+                fixed_sum[_group(i, size, groups)] += x[i]
             else:
-                fixed_sum[i // size] += lo[i] if new_state[i] == LOWER else up[i]
+                fixed_sum[_group(i, size, groups)] += lo[i] if new_state[i] == LOWER else up[i]
             if state[i] == FREE:
                 residual = max(residual, abs(grad[i]))
             feasible = feasible and lo_ok[i] <= x[i] <= up_ok[i]
         if free_count < n:  # a group left with none releases one (_release)
             for i in range(n):
-                w[i] = nu[i // size] - grad[i]
+                w[i] = nu[_group(i, size, groups)] - grad[i]
             for g in range(totals.shape[0]):
                 deficits[g] = totals[g] - fixed_sum[g]
             _release_groups(new_state, w, deficits)
@@ -440,11 +451,11 @@ def _ratio_test(state, x, target, lo, up, groups):
     size = n // groups
     free_count = np.zeros(groups, dtype=np.int64)
     for i in range(n):
-        free_count[i // size] += state[i] == FREE
+        free_count[_group(i, size, groups)] += state[i] == FREE
     step, block = np.inf, 0
     for i in range(n):
         d = target[i] - x[i]
-        if state[i] != FREE or free_count[i // size] < 2 or d == 0.0:
+        if state[i] != FREE or free_count[_group(i, size, groups)] < 2 or d == 0.0:
             continue
         ratio = max(((lo[i] if d < 0 else up[i]) - x[i]) / d, 0.0)
         if ratio < step:
@@ -461,7 +472,8 @@ def _primal(P, qs, lo, up, totals, tol_scale, steps, state, x, target, w, nu, id
     sets ``state`` (:func:`~deepalloc.allocators.qp_primal.primal_active_set`). Returns
     the status and the steps taken."""
     n = x.shape[0]
-    size = n // totals.shape[0]
+    groups = totals.shape[0]
+    size = n // groups
     for it in range(1, steps + 1):
         if not _solve_working_set(P, qs, lo, up, totals, state, target, nu, idx, m, z, y):
             return SINGULAR, it
@@ -477,7 +489,7 @@ def _primal(P, qs, lo, up, totals, tol_scale, steps, state, x, target, w, nu, id
         _matvec(P, target, w)
         worst, worst_value = 0, 0.0
         for i in range(n):
-            g = w[i] - qs[i] + nu[i // size]
+            g = w[i] - qs[i] + nu[_group(i, size, groups)]
             wrong = -g if state[i] == LOWER else (g if state[i] == UPPER else 0.0)
             if wrong > worst_value or i == 0:
                 worst, worst_value = i, wrong
@@ -523,7 +535,8 @@ def _pdas_kinked(P, qs, lo, up, kink, kappa, totals, slack, tol_scale, steps, st
     next sets from where the Newton points ``x - g / P_ii`` land against the bounds and
     the kink, widened by ``kappa / P_ii``. Returns the status and the steps taken."""
     n = x.shape[0]
-    size = n // totals.shape[0]
+    groups = totals.shape[0]
+    size = n // groups
     for it in range(1, steps + 1):
         _segments(qs, lo, up, kink, kappa, above, qv, lov, upv)
         if not _solve_working_set(P, qv, lov, upv, totals, state, x, nu, idx, m, z, y):
@@ -533,7 +546,7 @@ def _pdas_kinked(P, qs, lo, up, kink, kappa, totals, slack, tol_scale, steps, st
         fixed_sum[:] = 0.0
         free_count, residual, inside, same = 0, 0.0, True, True
         for i in range(n):
-            g = w[i] - qs[i] + nu[i // size]
+            g = w[i] - qs[i] + nu[_group(i, size, groups)]
             inv = 1.0 / max(P[i, i], TINY)
             u, width = x[i] - g * inv, kappa[i] * inv
             below_lower, above_upper = u < lo[i] - width, u > up[i] + width
@@ -551,7 +564,7 @@ def _pdas_kinked(P, qs, lo, up, kink, kappa, totals, slack, tol_scale, steps, st
             else:
                 new_state[i], fixed = FREE, x[i]
                 free_count += 1
-            fixed_sum[i // size] += fixed
+            fixed_sum[_group(i, size, groups)] += fixed
             if state[i] == FREE:
                 residual = max(residual, abs(g + kappa[i] if above[i] else g - kappa[i]))
             inside = inside and lov[i] - slack[i] <= x[i] <= upv[i] + slack[i]
@@ -578,7 +591,8 @@ def _primal_kinked(P, qs, lo, up, kink, kappa, totals, tol_scale, steps, state, 
     leaves ``[-kappa, kappa]`` is released into the segment it moves to. Returns the
     status and the steps taken."""
     n = x.shape[0]
-    size = n // totals.shape[0]
+    groups = totals.shape[0]
+    size = n // groups
     for it in range(1, steps + 1):
         _segments(qs, lo, up, kink, kappa, above, qv, lov, upv)
         if not _solve_working_set(P, qv, lov, upv, totals, state, target, nu, idx, m, z, y):
@@ -597,7 +611,7 @@ def _primal_kinked(P, qs, lo, up, kink, kappa, totals, tol_scale, steps, state, 
         _matvec(P, target, w)
         worst, worst_value, worst_up = 0, -np.inf, False
         for i in range(n):
-            g = w[i] - qs[i] + nu[i // size]
+            g = w[i] - qs[i] + nu[_group(i, size, groups)]
             down, kink_down, kink_up = -np.inf, -np.inf, -np.inf
             if state[i] == LOWER:
                 down = -(g - kappa[i])
@@ -639,7 +653,7 @@ def solve_batch(
     near_lo, near_up, near, slack = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     lo_ok, up_ok, width = np.empty(n), np.empty(n), np.empty(n)
     qv, lov, upv = np.empty(n), np.empty(n), np.empty(n)
-    z, yy, breaks, m = np.empty(n), np.empty((n, groups)), np.empty(4 * n), np.empty((n, n))
+    z, yy, breaks, m = np.empty(n), np.empty((groups, n)), np.empty(4 * n), np.empty((n, n))
     nu, deficits = np.empty(groups), np.empty(groups)
     idx, state = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     new_state, pattern = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
@@ -727,7 +741,7 @@ def solve_on_free_sets(p, rhs, budgets, free, x_out, nu_out, status):
     b, n = rhs.shape
     zeros = np.zeros(n)
     idx, state = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    m, z, y = np.empty((n, n)), np.empty(n), np.empty((n, budgets.shape[1]))
+    m, z, y = np.empty((n, n)), np.empty(n), np.empty((budgets.shape[1], n))
     for s in range(b):
         for i in range(n):
             state[i] = FREE if free[s, i] else LOWER  # held at zero
