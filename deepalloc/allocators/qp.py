@@ -47,7 +47,7 @@ sample at a time (:mod:`deepalloc.allocators.qp_compiled`; ``QPSettings.kernel``
 an active-set step costs about what a FISTA step does, so there the warm start is
 skipped by default. The backward pass's solve on the final free sets is compiled too;
 the rest of the backward pass is the same for both. Forward and backward together
-measured 1.3-3.6x faster than the vectorised layer from 32 x 10 to 32 x 500 and
+measured 1.3-3.5x faster than the vectorised layer from 32 x 10 to 32 x 500 and
 1,024 x 50 (``benchmarks/RESULTS.md``, QP layer scaling).
 
 Cost per call (vectorised). At the sizes a network meets, the time is mostly the fixed
