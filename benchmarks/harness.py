@@ -162,11 +162,11 @@ def paired_rounds(
     contenders
         Name -> zero-argument callable doing one unit of work (e.g. forward + backward).
     rounds
-        Timed rounds; each round times every (still running) contender once, round
-        ``r`` starting at the ``r``-th contender (a rotation of the given order), so that
-        each contender follows each other one equally often: what one leaves behind
-        (a thread pool still spinning, a cold cache) does not fall on the same
-        contender every round.
+        Timed rounds; each round times every (still running) contender once, in the
+        order of a balanced Latin square (:func:`round_order`), so that over the rounds
+        each contender comes right after each other one about equally often: what one
+        leaves behind (a thread pool still spinning, a cold cache) does not fall on the
+        same contender every round.
     warmup
         Untimed calls of each contender before the first round (at least 1).
     min_round_ms
@@ -199,8 +199,7 @@ def paired_rounds(
         result.times[name] = []
     names = list(result.times)
     for r in range(rounds):
-        shift = r % len(names) if names else 0
-        for name in names[shift:] + names[:shift]:
+        for name in (names[i] for i in round_order(len(names), r)):
             if name in result.errors:
                 continue
             try:
@@ -208,6 +207,26 @@ def paired_rounds(
             except Exception as exc:
                 result.errors[name] = _short_error(exc)
     return result
+
+
+def round_order(count: int, r: int) -> list[int]:
+    """The order of round ``r`` over ``count`` contenders: the rows of a Williams design
+    (a balanced Latin square: first row 0, 1, count-1, 2, count-2, ..., row ``k`` that
+    row plus ``k`` modulo ``count``). With an even count, ``count`` rows put each
+    contender right after each other one exactly once; with an odd count, the rows and
+    their reverses do, over ``2 count`` rounds (odd rounds run reversed)."""
+    if count == 0:
+        return []
+    first, low, high = [0], 1, count - 1
+    while len(first) < count:
+        first.append(low)
+        low += 1
+        if len(first) < count:
+            first.append(high)
+            high -= 1
+    row = r if count % 2 == 0 else r // 2
+    order = [(i + row) % count for i in first]
+    return order[::-1] if count % 2 and r % 2 else order
 
 
 def power_law_exponent(sizes: Sequence[float], times: Sequence[float]) -> float:

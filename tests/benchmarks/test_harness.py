@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -14,6 +15,7 @@ from benchmarks.harness import (
     paired_rounds,
     power_law_exponent,
     ratio_summary,
+    round_order,
 )
 
 
@@ -66,7 +68,7 @@ def test_paired_rounds_interleaves_after_warmup() -> None:
         warmup=2,
         clock=clock,
     )
-    # warm-up: each contender twice, untimed; then rounds in rotated order
+    # warm-up: each contender twice, untimed; then rounds in balanced orders
     assert log == ["a", "a", "b", "b"] + ["a", "b", "b", "a"] * 2
     assert timed.times["a"] == pytest.approx([2.0] * 4)
     assert timed.times["b"] == pytest.approx([6.0] * 4)
@@ -145,3 +147,16 @@ def test_fmt_ratio_and_command_line() -> None:
         command_line("benchmarks.x", ["--quick", "--output", "f.md", "--rounds", "3"])
         == "python -m benchmarks.x --quick --rounds 3"
     )
+
+
+@pytest.mark.parametrize("count", [2, 3, 4, 5, 6, 7])
+def test_round_orders_put_each_contender_after_each_other_equally_often(count) -> None:
+    rounds = count if count % 2 == 0 else 2 * count
+    follows = {}
+    for r in range(rounds):
+        order = round_order(count, r)
+        assert sorted(order) == list(range(count))  # every contender once a round
+        for before, after in itertools.pairwise(order):
+            follows[before, after] = follows.get((before, after), 0) + 1
+    pairs = [(a, b) for a in range(count) for b in range(count) if a != b]
+    assert {follows.get(pair, 0) for pair in pairs} == {1 if count % 2 == 0 else 2}
