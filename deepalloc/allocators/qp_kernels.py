@@ -48,8 +48,9 @@ def _project(z, lo, up, kink, width, total, breaks, out):
     """:class:`~deepalloc.allocators.qp_warm.GroupProjector` for one sample:
     ``out_i = _moved(tau)`` with ``sum(out) = total``. The sum is piecewise linear and
     non-increasing in ``tau`` with breakpoints ``z - up``, ``z - lo`` (with kinks
-    ``z - up - width``, ``z - lo + width`` and ``z - kink -+ width``); bisection over the sorted breakpoints finds the piece where
-    it crosses ``total``, on which ``tau`` is exact by interpolation. O(n log n)."""
+    ``z - up - width``, ``z - lo + width`` and ``z - kink -+ width``); bisection over the
+    sorted breakpoints finds the piece where it crosses ``total``, on which ``tau`` is
+    exact by interpolation. O(n log n)."""
     n = z.shape[0]
     count = 2 * n
     if kink is None:
@@ -355,6 +356,22 @@ def _group_deficits(values, totals, out):
 
 
 @_jit
+def _starved(state, groups):
+    """Whether some contiguous group has no free coordinate
+    (:func:`~deepalloc.allocators.qp_kkt.any_starved`)."""
+    size = state.shape[0] // groups
+    for g in range(groups):
+        has_free = False
+        for i in range(g * size, (g + 1) * size):
+            if state[i] == FREE:
+                has_free = True
+                break
+        if not has_free:
+            return True
+    return False
+
+
+@_jit
 def _warm_start(P, qs, lo, up, kink, kappa, totals, near_lo, near_up, near, steps, check_every, from_x, x, v, y, xn, w, width, breaks, pattern):  # fmt: skip
     """Stage 1 into ``x``: the projection of ``q / L`` (or, with ``from_x``, of ``x``),
     then up to ``steps`` FISTA steps, stopped when the pattern of bound coordinates is
@@ -392,18 +409,19 @@ def _bound_sets(P, qs, totals, x, at_lower, at_upper, state, w, deficits):
     for i in range(n):
         state[i] = LOWER if at_lower[i] and not at_upper[i] else FREE
         state[i] = UPPER if at_upper[i] and not at_lower[i] else state[i]
-    _group_deficits(x, totals, deficits)
-    _matvec(P, x, w)
-    for i in range(n):
-        w[i] = qs[i] - w[i]
-    _release_groups(state, w, deficits)
+    if _starved(state, totals.shape[0]):
+        _group_deficits(x, totals, deficits)
+        _matvec(P, x, w)
+        for i in range(n):
+            w[i] = qs[i] - w[i]
+        _release_groups(state, w, deficits)
 
 
 @_jit
-def _pdas(P, qs, lo, up, totals, lo_ok, up_ok, tol_scale, steps, state, new_state, x, w, grad, free, nu, deficits, idx, m, z, y):  # fmt: skip
+def _pdas(P, qs, lo, up, totals, lo_ok, up_ok, tol_scale, steps, state, new_state, x, w, grad, fixed, free, nu, deficits, idx, m, z, y):  # fmt: skip
     """Stage 2: up to ``steps`` primal-dual active-set steps from the sets ``state``;
-    ``x`` and ``free`` are the last working set's solution and free coordinates.
-    Returns the status and the steps taken."""
+    ``x`` and ``free`` are the last working set's solution and free coordinates
+    (``fixed``: scratch). Returns the status and the steps taken."""
     n = x.shape[0]
     groups = totals.shape[0]
     size = n // groups
@@ -411,26 +429,21 @@ def _pdas(P, qs, lo, up, totals, lo_ok, up_ok, tol_scale, steps, state, new_stat
         if not _solve_working_set(P, qs, lo, up, totals, state, x, nu, idx, m, z, y):
             return SINGULAR, it
         _matvec(P, x, w)
-        fixed_sum = deficits  # per group, the sum of the next point's fixed values
-        fixed_sum[:] = 0.0
-        free_count, residual, feasible, same = 0, 0.0, True, True
+        residual, feasible, same = 0.0, True, True
         for i in range(n):
             grad[i] = w[i] - qs[i] + nu[_group(i, size, groups)]
             newton = x[i] - grad[i] / max(P[i, i], TINY)
             new_state[i] = LOWER if newton < lo[i] else (UPPER if newton > up[i] else FREE)
-            if new_state[i] == FREE:
-                free_count += 1
-                fixed_sum[_group(i, size, groups)] += x[i]
-            else:
-                fixed_sum[_group(i, size, groups)] += lo[i] if new_state[i] == LOWER else up[i]
             if state[i] == FREE:
                 residual = max(residual, abs(grad[i]))
             feasible = feasible and lo_ok[i] <= x[i] <= up_ok[i]
-        if free_count < n:  # a group left with none releases one (_release)
+        if _starved(new_state, groups):  # such a group releases one (_release)
             for i in range(n):
                 w[i] = nu[_group(i, size, groups)] - grad[i]
-            for g in range(totals.shape[0]):
-                deficits[g] = totals[g] - fixed_sum[g]
+                fixed[i] = x[i]
+                if new_state[i] != FREE:
+                    fixed[i] = lo[i] if new_state[i] == LOWER else up[i]
+            _group_deficits(fixed, totals, deficits)
             _release_groups(new_state, w, deficits)
         for i in range(n):
             same = same and new_state[i] == state[i]
@@ -477,7 +490,7 @@ def _primal(P, qs, lo, up, totals, tol_scale, steps, state, x, target, w, nu, id
     for it in range(1, steps + 1):
         if not _solve_working_set(P, qs, lo, up, totals, state, target, nu, idx, m, z, y):
             return SINGULAR, it
-        step, block = _ratio_test(state, x, target, lo, up, totals.shape[0])
+        step, block = _ratio_test(state, x, target, lo, up, groups)
         if step < 1.0:  # the first bound met joins the set
             to_lower = target[block] < x[block]
             x[block] = lo[block] if to_lower else up[block]
@@ -510,11 +523,12 @@ def _kinked_sets(P, qs, totals, kink, kappa, x, at_lower, at_upper, at_kink, sta
         upper_end = (at_upper[i] and not at_kink[i]) or at_kink[i]
         state[i] = LOWER if lower_end else (UPPER if upper_end else FREE)
         above[i] = x[i] > kink[i] and not at_kink[i]
-    _group_deficits(x, totals, deficits)
-    _matvec(P, x, w)
-    for i in range(n):
-        w[i] = qs[i] - w[i]
-    _release_kinked_groups(state, above, w, kappa, deficits)
+    if _starved(state, totals.shape[0]):
+        _group_deficits(x, totals, deficits)
+        _matvec(P, x, w)
+        for i in range(n):
+            w[i] = qs[i] - w[i]
+        _release_kinked_groups(state, above, w, kappa, deficits)
 
 
 @_jit
@@ -530,10 +544,11 @@ def _segments(qs, lo, up, kink, kappa, above, qv, lov, upv):
 
 
 @_jit
-def _pdas_kinked(P, qs, lo, up, kink, kappa, totals, slack, tol_scale, steps, state, above, new_state, new_above, x, w, qv, lov, upv, free, nu, deficits, idx, m, z, y):  # fmt: skip
+def _pdas_kinked(P, qs, lo, up, kink, kappa, totals, slack, tol_scale, steps, state, above, new_state, new_above, x, w, fixed, qv, lov, upv, free, nu, deficits, idx, m, z, y):  # fmt: skip
     """Stage 2 with kinks (:func:`~deepalloc.allocators.qp_kinks.kinked_pdas_step`): the
     next sets from where the Newton points ``x - g / P_ii`` land against the bounds and
-    the kink, widened by ``kappa / P_ii``. Returns the status and the steps taken."""
+    the kink, widened by ``kappa / P_ii`` (``fixed``: scratch). Returns the status and
+    the steps taken."""
     n = x.shape[0]
     groups = totals.shape[0]
     size = n // groups
@@ -542,9 +557,7 @@ def _pdas_kinked(P, qs, lo, up, kink, kappa, totals, slack, tol_scale, steps, st
         if not _solve_working_set(P, qv, lov, upv, totals, state, x, nu, idx, m, z, y):
             return SINGULAR, it
         _matvec(P, x, w)
-        fixed_sum = deficits  # per group, the sum of the next point's fixed values
-        fixed_sum[:] = 0.0
-        free_count, residual, inside, same = 0, 0.0, True, True
+        residual, inside, same = 0.0, True, True
         for i in range(n):
             g = w[i] - qs[i] + nu[_group(i, size, groups)]
             inv = 1.0 / max(P[i, i], TINY)
@@ -556,23 +569,20 @@ def _pdas_kinked(P, qs, lo, up, kink, kappa, totals, slack, tol_scale, steps, st
             at_kink = at_kink or (above_upper and up[i] <= kink[i])
             new_above[i] = u > kink[i] + width and not at_kink
             if below_lower and not at_kink:
-                new_state[i], fixed = LOWER, lo[i]
+                new_state[i], fixed[i] = LOWER, lo[i]
             elif at_kink:
-                new_state[i], fixed = UPPER, kink[i]
+                new_state[i], fixed[i] = UPPER, kink[i]
             elif above_upper:
-                new_state[i], fixed = UPPER, up[i]
+                new_state[i], fixed[i] = UPPER, up[i]
             else:
-                new_state[i], fixed = FREE, x[i]
-                free_count += 1
-            fixed_sum[_group(i, size, groups)] += fixed
+                new_state[i], fixed[i] = FREE, x[i]
             if state[i] == FREE:
                 residual = max(residual, abs(g + kappa[i] if above[i] else g - kappa[i]))
             inside = inside and lov[i] - slack[i] <= x[i] <= upv[i] + slack[i]
-        if free_count < n:  # a group left with none releases one (_release_kinked)
+        if _starved(new_state, groups):  # such a group releases one (_release_kinked)
             for i in range(n):
                 w[i] = qs[i] - w[i]
-            for g in range(totals.shape[0]):
-                deficits[g] = totals[g] - fixed_sum[g]
+            _group_deficits(fixed, totals, deficits)
             _release_kinked_groups(new_state, new_above, w, kappa, deficits)
         for i in range(n):
             same = same and new_state[i] == state[i] and new_above[i] == above[i]
@@ -597,7 +607,7 @@ def _primal_kinked(P, qs, lo, up, kink, kappa, totals, tol_scale, steps, state, 
         _segments(qs, lo, up, kink, kappa, above, qv, lov, upv)
         if not _solve_working_set(P, qv, lov, upv, totals, state, target, nu, idx, m, z, y):
             return SINGULAR, it
-        step, block = _ratio_test(state, x, target, lov, upv, totals.shape[0])
+        step, block = _ratio_test(state, x, target, lov, upv, groups)
         if step < 1.0:  # the segment end met joins the set; a kink is an upper end
             to_lower = target[block] < x[block]
             end = lov[block] if to_lower else upv[block]
@@ -685,7 +695,7 @@ def solve_batch(
             )
             status[s], iterations[s] = _pdas(
                 P, qs, lo, up, budgets, lo_ok, up_ok, tol_scale, pdas_steps,
-                state, new_state, x, w, grad, free_out[s], nu, deficits, idx, m, z, yy,
+                state, new_state, x, w, grad, v, free_out[s], nu, deficits, idx, m, z, yy,
             )  # fmt: skip
         else:
             at_kink = np.abs(x - kink) <= near
@@ -695,7 +705,7 @@ def solve_batch(
             )  # fmt: skip
             status[s], iterations[s] = _pdas_kinked(
                 P, qs, lo, up, kink, kappa, budgets, slack, tol_scale, pdas_steps, state, above,
-                new_state, new_above, x, w, qv, lov, upv, free_out[s], nu, deficits,
+                new_state, new_above, x, w, v, qv, lov, upv, free_out[s], nu, deficits,
                 idx, m, z, yy,
             )  # fmt: skip
         if status[s] == UNCONVERGED:  # from the projected point, on the exact bounds
